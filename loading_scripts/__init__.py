@@ -1,0 +1,1 @@
+"""Per-source dataset builders and the unified quilt_1m builder (datasets.GeneratorBasedBuilder)."""

@@ -1,0 +1,1 @@
+"""Sub-commands of ``quilt``: each module defines ``register(subparsers)``."""

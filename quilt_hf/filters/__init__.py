@@ -1,0 +1,1 @@
+"""quilt_hf.filters"""

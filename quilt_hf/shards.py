@@ -1,0 +1,148 @@
+"""Resumable parquet shards with a stats json written last as the done-marker.
+
+A shard is written to ``NAME.parquet.tmp``, renamed to ``NAME.parquet`` and only then is
+``NAME.stats.json`` written (atomically, via rename). A shard whose stats json exists is done and a
+rerun skips it; anything else left behind by a killed run is overwritten. This is img2dataset's
+"stats file last" rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quilt_hf.schema import FEATURES
+
+ARROW_SCHEMA: pa.Schema = FEATURES.arrow_schema
+MAX_EXAMPLES_PER_REASON = 5  # failure details kept per reason, so stats stay small
+
+
+@dataclass
+class ShardStats:
+    shard_id: str
+    rows: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+    counts: Counter = field(default_factory=Counter)  # free-form per-source counters
+    seconds: float = 0.0
+
+    def skip(self, reason: str, detail: str = "") -> None:
+        self.skipped[reason] += 1
+        examples = self.skipped_examples.setdefault(reason, [])
+        if detail and len(examples) < MAX_EXAMPLES_PER_REASON:
+            examples.append(detail[:300])
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = dict(self.skipped)
+        data["counts"] = dict(self.counts)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ShardStats:
+        return cls(
+            shard_id=data["shard_id"],
+            rows=data["rows"],
+            skipped=Counter(data.get("skipped", {})),
+            skipped_examples=dict(data.get("skipped_examples", {})),
+            counts=Counter(data.get("counts", {})),
+            seconds=data.get("seconds", 0.0),
+        )
+
+
+def stats_path(directory: Path, shard_id: str) -> Path:
+    return directory / f"{shard_id}.stats.json"
+
+
+def shard_path(directory: Path, shard_id: str) -> Path:
+    return directory / f"{shard_id}.parquet"
+
+
+def is_done(directory: Path, shard_id: str) -> bool:
+    return stats_path(directory, shard_id).exists()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+class ShardWriter:
+    """Stream records (dicts in the unified schema) into one parquet shard.
+
+    Rows are buffered in small batches and written with pyarrow's ``ParquetWriter`` so memory stays
+    bounded whatever the shard size. Use as a context manager; ``stats`` is filled by the caller.
+    """
+
+    def __init__(self, directory: Path, shard_id: str, batch_rows: int = 256) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.shard_id = shard_id
+        self.stats = ShardStats(shard_id)
+        self._batch_rows = batch_rows
+        self._buffer: list[dict[str, Any]] = []
+        self._tmp = shard_path(self.directory, shard_id).with_suffix(".parquet.tmp")
+        self._writer: pq.ParquetWriter | None = None
+        self._started = time.perf_counter()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._buffer.append(record)
+        self.stats.rows += 1
+        if len(self._buffer) >= self._batch_rows:
+            self._flush()
+
+    def write_many(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for record in records:
+            self.write(record)
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        table = pa.Table.from_pylist(self._buffer, schema=ARROW_SCHEMA)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, ARROW_SCHEMA)
+        self._writer.write_table(table)
+        self._buffer.clear()
+
+    def close(self) -> ShardStats:
+        """Finish the parquet file, then write the stats json: the shard is done."""
+        self._flush()
+        if self._writer is None:  # an empty shard is still a finished shard
+            pq.write_table(ARROW_SCHEMA.empty_table(), self._tmp)
+        else:
+            self._writer.close()
+        os.replace(self._tmp, shard_path(self.directory, self.shard_id))
+        self.stats.seconds = round(time.perf_counter() - self._started, 3)
+        write_json_atomic(stats_path(self.directory, self.shard_id), self.stats.to_json())
+        return self.stats
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def read_all_stats(directory: Path) -> list[ShardStats]:
+    return [
+        ShardStats.from_json(json.loads(p.read_text()))
+        for p in sorted(Path(directory).glob("*.stats.json"))
+    ]

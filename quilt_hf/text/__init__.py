@@ -1,0 +1,1 @@
+"""Text stage of the YouTube pipeline: transcripts, ASR correction, entities, ROI text, pathology."""
