@@ -41,6 +41,8 @@ FEATURES = Features(
         "start_time": Value("float32"),
         "end_time": Value("float32"),
         "image_sha256": Value("string"),
+        "image_url": Value("string"),
+        "image_time": Value("float32"),
         "text_source": Value("string"),
         "license": Value("string"),
     }
@@ -72,6 +74,10 @@ COLUMN_DOCS: dict[str, str] = {
     "start_time": "Start of the text window in the video, seconds (YouTube only; null elsewhere).",
     "end_time": "End of the text window in the video, seconds (YouTube only; null elsewhere).",
     "image_sha256": "SHA-256 of the stored image bytes (exact-duplicate key).",
+    "image_url": "Where the image came from, so a metadata-only release can be rehydrated: the web or "
+    "tweet media url, `pmc://PMCID/graphic-href` for a figure inside a PMC OA package, or the YouTube "
+    "watch url for a video frame.",
+    "image_time": "Time of the frame in the video, seconds (YouTube only; null elsewhere).",
     "text_source": "Where the text came from: `youtube_captions`, `whisper`, `pocketsphinx`, `tweet`, "
     "`jats_caption`, `alt_text`, `released_lookup`.",
     "license": "Licence of the source item as declared by the source (e.g. `CC BY 4.0`, YouTube "
@@ -97,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
     "start_time": None,
     "end_time": None,
     "image_sha256": "",
+    "image_url": "",
+    "image_time": None,
     "text_source": "",
     "license": "",
 }
