@@ -84,12 +84,19 @@ class ShardWriter:
     bounded whatever the shard size. Use as a context manager; ``stats`` is filled by the caller.
     """
 
-    def __init__(self, directory: Path, shard_id: str, batch_rows: int = 256) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        shard_id: str,
+        batch_rows: int = 256,
+        schema: pa.Schema = ARROW_SCHEMA,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.shard_id = shard_id
         self.stats = ShardStats(shard_id)
         self._batch_rows = batch_rows
+        self._schema = schema
         self._buffer: list[dict[str, Any]] = []
         self._tmp = shard_path(self.directory, shard_id).with_suffix(".parquet.tmp")
         self._writer: pq.ParquetWriter | None = None
@@ -108,9 +115,9 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.Table.from_pylist(self._buffer, schema=ARROW_SCHEMA)
+        table = pa.Table.from_pylist(self._buffer, schema=self._schema)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._tmp, ARROW_SCHEMA)
+            self._writer = pq.ParquetWriter(self._tmp, self._schema)
         self._writer.write_table(table)
         self._buffer.clear()
 
@@ -118,7 +125,7 @@ class ShardWriter:
         """Finish the parquet file, then write the stats json: the shard is done."""
         self._flush()
         if self._writer is None:  # an empty shard is still a finished shard
-            pq.write_table(ARROW_SCHEMA.empty_table(), self._tmp)
+            pq.write_table(self._schema.empty_table(), self._tmp)
         else:
             self._writer.close()
         os.replace(self._tmp, shard_path(self.directory, self.shard_id))

@@ -1,0 +1,115 @@
+"""``build.yaml``: the typed configuration of one dataset build.
+
+Paths in the file are relative to the folder that holds it. Unknown keys are errors (a typo must not
+silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from quilt_hf.errors import QuiltError
+from quilt_hf.schema import SUBSETS
+
+
+@dataclass
+class ImageOptions:
+    max_side: int = 512
+    min_side: int = 64
+    max_pixels: int = 50_000_000
+    quality: int = 90
+
+
+@dataclass
+class FilterOptions:
+    # backend: stain (offline, no weights) | hf (AutoModelForImageClassification) | ensemble
+    histology: dict[str, Any] = field(
+        default_factory=lambda: {"backend": "stain", "threshold": 0.5}
+    )
+    # keep images the classifier rejects, flagged with not_histology=1, instead of dropping them
+    keep_non_histology: bool = False
+    dedup: dict[str, Any] = field(default_factory=lambda: {"exact": True, "phash_max_distance": 6})
+    min_caption_chars: int = 5
+
+
+@dataclass
+class DownloadOptions:
+    timeout: float = 10.0
+    retries: int = 2
+    threads: int = 16
+    max_bytes: int = 20_000_000
+    user_agent: str = "quilt-hf/0.1 (+https://github.com/quilt-hf; research dataset builder)"
+
+
+@dataclass
+class BuildConfig:
+    name: str = "quilt_1m"
+    seed: int = 0
+    val_fraction: float = 0.02
+    shard_size: int = 1000
+    image: ImageOptions = field(default_factory=ImageOptions)
+    filters: FilterOptions = field(default_factory=FilterOptions)
+    download: DownloadOptions = field(default_factory=DownloadOptions)
+    # per subset: the source module's own config (see quilt_hf/sources/*)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the sample corpus carries its own loopback web server: {root: web, port: N}
+    sample_server: dict[str, Any] | None = None
+    # parquet shard size of the final dataset
+    max_shard_bytes: int = 500_000_000
+    license: str = "other"
+    base_dir: Path = Path(".")
+
+    @classmethod
+    def load(cls, path: str | Path) -> BuildConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise QuiltError(f"build config {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise QuiltError(f"build config {path} is not valid YAML: {error}") from error
+        if not isinstance(raw, dict):
+            raise QuiltError(f"build config {path} must be a mapping")
+        config = from_dict(cls, raw, where=str(path))
+        config.base_dir = path.resolve().parent
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        unknown = set(self.sources) - set(SUBSETS)
+        if unknown:
+            raise QuiltError(f"unknown source(s) {sorted(unknown)}; valid sources: {list(SUBSETS)}")
+        if not self.sources:
+            raise QuiltError("build config has no sources")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise QuiltError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.shard_size < 1:
+            raise QuiltError(f"shard_size must be >= 1, got {self.shard_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("base_dir")
+        return data
+
+
+def from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``raw``, recursing into dataclass fields; unknown keys fail."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "base_dir"}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise QuiltError(
+            f"{where}: unknown key(s) {sorted(unknown)} in {cls.__name__}; valid keys: {sorted(fields)}"
+        )
+    values = {}
+    for name, value in raw.items():
+        default = fields[name].default_factory() if callable(fields[name].default_factory) else None
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            values[name] = from_dict(type(default), value, f"{where}:{name}")
+        else:
+            values[name] = value
+    return cls(**values)

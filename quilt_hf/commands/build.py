@@ -1,0 +1,71 @@
+"""``quilt build``: build a dataset folder from a build config."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build a quilt_1m dataset folder from build.yaml",
+        description="Run the source shard tasks named in build.yaml (resumable: finished shards are "
+        "skipped), deduplicate across sources, assign splits by source group, and write "
+        "OUT/data/{split}-XXXXX-of-NNNNN.parquet plus OUT/README.md so that "
+        "load_dataset('OUT') works.",
+    )
+    parser.add_argument(
+        "--config", required=True, help="build.yaml (e.g. the one `quilt sample` wrote)"
+    )
+    parser.add_argument(
+        "--out", default="quilt_1m", help="output dataset folder (default: quilt_1m)"
+    )
+    parser.add_argument(
+        "--builder",
+        default="quilt_1m",
+        help="quilt_1m (all sources, default) or one source: quilt, openpath, pubmed, laion",
+    )
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=["parquet", "webdataset"],
+        help="also write webdataset tar shards with --format webdataset (parquet is always written)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="local worker processes (default: CPUs)"
+    )
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (auto, ray://host:port)"
+    )
+    parser.add_argument(
+        "--gated", action="store_true", help="add gating fields to the dataset card"
+    )
+    parser.set_defaults(func=run)
+
+
+def make_executor(args: argparse.Namespace):
+    if args.executor == "ray":
+        from quilt_hf.ray_executor import RayExecutor
+
+        return RayExecutor(address=args.ray_address)
+    from quilt_hf.executors import LocalExecutor
+
+    return LocalExecutor(workers=args.workers)
+
+
+def run(args: argparse.Namespace) -> int:
+    from quilt_hf.build import build_dataset, format_summary
+    from quilt_hf.build_config import BuildConfig
+
+    config = BuildConfig.load(args.config)
+    result = build_dataset(
+        config,
+        args.out,
+        builder_name=args.builder,
+        executor=make_executor(args),
+        formats=tuple(args.format or ("parquet",)),
+        gated=args.gated,
+    )
+    print(format_summary(result))
+    return 1 if result.failed_tasks else 0

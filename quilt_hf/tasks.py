@@ -1,0 +1,162 @@
+"""Run one ``ShardTask``: source candidates -> normalised, filtered records -> a work shard.
+
+This is the unit every executor (local process pool, Ray) runs. It is idempotent: a task whose
+stats json exists returns it without work, and a killed task leaves no stats json, so a rerun redoes
+it from scratch. One bad record is a counted skip; an exception that escapes the source fails the
+task (no stats json: the next run retries it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import imagehash
+import pyarrow as pa
+
+from quilt_hf.errors import SkipRecord
+from quilt_hf.images import load_image
+from quilt_hf.records import Candidate, ShardTask
+from quilt_hf.schema import SchemaError, make_record
+from quilt_hf.shards import ARROW_SCHEMA, ShardStats, ShardWriter, is_done, read_all_stats
+
+log = logging.getLogger(__name__)
+
+# The build source module of each subset (each exposes plan_shards and iter_candidates).
+SOURCE_MODULES = {
+    "quilt": "quilt_hf.sources.quilt",
+    "openpath": "quilt_hf.sources.twitter",
+    "pubmed": "quilt_hf.sources.pubmed",
+    "laion": "quilt_hf.sources.web",
+}
+
+# Work shards carry two columns the final dataset drops: the perceptual hash for cross-source
+# near-duplicate removal at assembly, and the classifier's probability for auditing.
+WORK_SCHEMA = ARROW_SCHEMA.append(pa.field("phash", pa.uint64())).append(
+    pa.field("histology_prob", pa.float32())
+)
+CLASSIFY_BATCH = 16
+
+
+def source_module(subset: str):
+    return importlib.import_module(SOURCE_MODULES[subset])
+
+
+@lru_cache(maxsize=4)
+def _classifier(config_key: tuple) -> Any:
+    from quilt_hf.filters.histology import load_classifier
+
+    return load_classifier(dict(config_key))
+
+
+def classifier_for(config: dict[str, Any]) -> Any:
+    # cached per process: a Hub model is loaded once, not once per shard
+    return _classifier(tuple(sorted((k, _freeze(v)) for k, v in config.items())))
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def work_dir(root: Path, subset: str) -> Path:
+    return Path(root) / subset
+
+
+def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -> ShardStats:
+    """Write ``task``'s work shard (and then its stats json) under ``work_root/subset``.
+
+    ``settings`` is the JSON-able part of the build config the runner needs: ``image``, ``filters``.
+    """
+    directory = work_dir(work_root, task.subset)
+    if is_done(directory, task.shard_id):
+        return next(s for s in read_all_stats(directory) if s.shard_id == task.shard_id)
+    image_options = settings["image"]
+    filters = settings["filters"]
+    threshold = float(filters["histology"].get("threshold", 0.5))
+    classifier = classifier_for(filters["histology"])
+    min_caption = int(filters.get("min_caption_chars", 0))
+    keep_non_histology = bool(filters.get("keep_non_histology", False))
+
+    with ShardWriter(directory, task.shard_id, schema=WORK_SCHEMA) as writer:
+        stats = writer.stats
+        pending: list[tuple[Candidate, Any]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            started = time.perf_counter()
+            probs = classifier.predict_proba([stored.image for _, stored in pending])
+            stats.counts["classify_seconds_x1000"] += int(1000 * (time.perf_counter() - started))
+            for (candidate, stored), prob in zip(pending, probs, strict=True):
+                is_histology = float(prob) >= threshold
+                if not is_histology and not keep_non_histology:
+                    stats.skip("not_histology", candidate.source_id)
+                    continue
+                try:
+                    record = to_record(candidate, stored, not_histology=not is_histology)
+                except SchemaError as error:
+                    stats.skip("schema_error", f"{candidate.source_id}: {error}")
+                    continue
+                record["phash"] = int(str(imagehash.phash(stored.image)), 16)
+                record["histology_prob"] = float(prob)
+                writer.write(record)
+            pending.clear()
+
+        for item in _candidates(task, stats):
+            candidate = item
+            if len(candidate.caption.strip()) < min_caption:
+                stats.skip("caption_too_short", candidate.source_id)
+                continue
+            try:
+                stored = load_image(
+                    candidate.image_bytes,
+                    max_side=image_options["max_side"],
+                    min_side=image_options["min_side"],
+                    max_pixels=image_options["max_pixels"],
+                    quality=image_options.get("quality", 90),
+                )
+            except SkipRecord as skip:
+                stats.skip(skip.reason, f"{candidate.source_id}: {skip.detail}")
+                continue
+            pending.append((candidate, stored))
+            if len(pending) >= CLASSIFY_BATCH:
+                flush()
+        flush()
+        stats.counts["candidates"] = stats.rows + sum(stats.skipped.values())
+    return stats
+
+
+def _candidates(task: ShardTask, stats: ShardStats) -> Iterator[Candidate]:
+    for item in source_module(task.subset).iter_candidates(task):
+        if isinstance(item, SkipRecord):
+            stats.skip(item.reason, item.detail)
+        else:
+            yield item
+
+
+def to_record(candidate: Candidate, stored: Any, *, not_histology: bool) -> dict[str, Any]:
+    fields = dict(candidate.fields)
+    image_path = fields.pop("image_path", "") or f"{candidate.subset}_{stored.sha256[:16]}.jpg"
+    fields.setdefault("noisy_text", candidate.caption)
+    fields.setdefault("corrected_text", candidate.caption)
+    return make_record(
+        image=stored.as_feature(image_path),
+        image_path=image_path,
+        caption=candidate.caption,
+        subset=candidate.subset,
+        source_id=candidate.source_id,
+        height=stored.height,
+        width=stored.width,
+        image_sha256=stored.sha256,
+        not_histology=int(not_histology),
+        **fields,
+    )
