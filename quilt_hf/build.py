@@ -97,9 +97,8 @@ def build_dataset(
     skipped.update({f"{k}": v for k, v in report.get("dedup", {}).items()})
     summary = DatasetSummary(
         counts=counts,
-        split_bytes={
-            s: sum(f.stat().st_size for f in files if f.name.startswith(f"{s}-")) for s in SPLITS
-        },
+        # the writer's uncompressed Arrow sizes: what dataset_info's num_bytes means on the Hub
+        split_bytes={name: info.num_bytes for name, info in (builder.info.splits or {}).items()},
         unique_images=count_unique_images(files),
         skipped=dict(skipped),
         seed=config.seed,
