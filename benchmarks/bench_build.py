@@ -1,0 +1,195 @@
+"""Build benchmark: our write path beside the pyarrow floor on identical synthetic rows.
+
+Prints, for N rows (default 100,000) of ~2 KB image bytes + captions:
+  floor      pyarrow ParquetWriter streaming batches built from the same row dicts
+  shards     our ShardWriter writing resumable work shards (1,000 rows each) from the row dicts
+  assemble   the unified builder streaming kept rows from the work shards into the final dataset
+             (dedup + split selection + datasets' parquet writer): `quilt build` minus the sources
+rows/s, wall seconds and peak RSS of each (every stage runs in its own process so peak RSS is its
+own), the ratio to the floor, and the dedup stage (sha256 + perceptual hash) in images/s per core.
+
+    python benchmarks/bench_build.py [--rows 100000] [--dedup-images 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import multiprocessing
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARD_ROWS = 1000
+BATCH = 512
+
+
+def synthetic_rows(start: int, stop: int):
+    """Deterministic rows in the unified schema; image bytes are ~2 KB of pseudo-random data."""
+    from quilt_hf.schema import make_record
+
+    for i in range(start, stop):
+        blob = hashlib.sha256(str(i).encode()).digest() * 64  # 2,048 bytes
+        yield make_record(
+            image={"bytes": blob, "path": f"laion_{i:08d}.jpg"},
+            image_path=f"laion_{i:08d}.jpg",
+            caption=f"H&E section number {i} showing glandular architecture with mild atypia",
+            subset="laion",
+            source_id=f"http://127.0.0.1/img/{i}.jpg",
+            image_sha256=hashlib.sha256(blob).hexdigest(),
+            height=64,
+            width=64,
+        )
+
+
+def stage_floor(rows: int, out: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from quilt_hf.shards import ARROW_SCHEMA
+
+    with pq.ParquetWriter(Path(out) / "floor.parquet", ARROW_SCHEMA) as writer:
+        for start in range(0, rows, BATCH):
+            batch = list(synthetic_rows(start, min(rows, start + BATCH)))
+            writer.write_table(pa.Table.from_pylist(batch, schema=ARROW_SCHEMA))
+
+
+def stage_shards(rows: int, out: str) -> None:
+    from quilt_hf.shards import ShardWriter
+    from quilt_hf.tasks import WORK_SCHEMA
+
+    directory = Path(out) / "work" / "shards" / "laion"
+    for shard, start in enumerate(range(0, rows, SHARD_ROWS)):
+        with ShardWriter(directory, f"laion-{shard:05d}", schema=WORK_SCHEMA) as writer:
+            for i, record in enumerate(synthetic_rows(start, min(rows, start + SHARD_ROWS))):
+                record["phash"] = (start + i) * 0x9E3779B97F4A7C15 % 2**64  # distinct hashes
+                record["histology_prob"] = 1.0
+                writer.write(record)
+
+
+def stage_assemble(rows: int, out: str) -> None:
+    import datasets
+
+    from loading_scripts.quilt_1m import Quilt1MBuilder
+    from quilt_hf import tasks
+    from quilt_hf.build_config import BuildConfig
+    from quilt_hf.records import ShardTask
+
+    # The shards already exist and are done: a source that plans exactly them makes the builder
+    # skip the source work and measure assembly alone.
+    class Done:
+        @staticmethod
+        def plan_shards(config, base_dir, shard_size, options):
+            return [
+                ShardTask("laion", p.stem.split(".")[0], ())
+                for p in sorted((Path(out) / "work" / "shards" / "laion").glob("*.stats.json"))
+            ]
+
+    sys.modules["bench_done_source"] = Done
+    tasks.SOURCE_MODULES["laion"] = "bench_done_source"
+    config = BuildConfig(sources={"laion": {}}, val_fraction=0.02)
+    config.filters.dedup = {"exact": True, "phash_max_distance": 0}
+    builder = Quilt1MBuilder(
+        config_name="default",
+        build=config,
+        work_root=str(Path(out) / "work" / "shards"),
+        cache_dir=str(Path(out) / "hf_cache"),
+    )
+    builder.download_and_prepare(
+        output_dir=str(Path(out) / "final"),
+        file_format="parquet",
+        download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD,
+    )
+
+
+def stage_dedup(images: int, out: str) -> None:
+    from PIL import Image
+
+    from quilt_hf.filters.dedup import Deduplicator, phash_int
+
+    rng = np.random.default_rng(0)
+    blobs = []
+    for _ in range(images):
+        array = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(array).resize((512, 512)).save(buffer, "JPEG", quality=85)
+        blobs.append(buffer.getvalue())
+    started = time.perf_counter()
+    dedup = Deduplicator(phash_max_distance=6)
+    for blob in blobs:
+        image = Image.open(io.BytesIO(blob))
+        dedup.check_and_add(hashlib.sha256(blob).hexdigest(), phash_int(image))
+    (Path(out) / "dedup.json").write_text(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+STAGES = {"floor": stage_floor, "shards": stage_shards, "assemble": stage_assemble}
+
+
+def _child(name: str, n: int, out: str, queue) -> None:
+    import logging
+
+    logging.disable(logging.WARNING)
+    started = time.perf_counter()
+    (STAGES | {"dedup": stage_dedup})[name](n, out)
+    seconds = time.perf_counter() - started
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def run_stage(name: str, n: int, out: str) -> tuple[float, float]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(name, n, out, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--dedup-images", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
+    args = parser.parse_args()
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGES}
+    for _ in range(args.repeats):
+        out = tempfile.mkdtemp(prefix="quilt-bench-build-")
+        try:
+            for name in STAGES:  # order matters: assemble reads the shards
+                results[name].append(run_stage(name, args.rows, out))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    print(f"build benchmark: {args.rows:,} rows, median of {args.repeats}")
+    print(
+        f"{'stage':10s} {'rows/s':>10s} {'seconds':>8s} {'peak RSS MiB':>13s} {'floor/stage':>12s}"
+    )
+    floor_seconds = float(np.median([s for s, _ in results["floor"]]))
+    for name, runs in results.items():
+        seconds = float(np.median([s for s, _ in runs]))
+        rss = float(np.median([r for _, r in runs]))
+        print(
+            f"{name:10s} {args.rows / seconds:10,.0f} {seconds:8.2f} {rss:13.0f} {floor_seconds / seconds:12.2f}"
+        )
+    out = tempfile.mkdtemp(prefix="quilt-bench-dedup-")
+    try:
+        seconds, _ = run_stage("dedup", args.dedup_images, out)
+        inner = json.loads((Path(out) / "dedup.json").read_text())["seconds"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print(
+        f"dedup (sha256 + phash of 512px JPEGs, 1 process = 1 core): "
+        f"{args.dedup_images / inner:,.0f} images/s per core"
+    )
+
+
+if __name__ == "__main__":
+    main()
