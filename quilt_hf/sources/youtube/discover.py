@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sources.youtube.filter import FilterConfig, rejection, summarize
+from quilt_hf.sources.youtube.filter import FilterConfig, YtdlpLogger, rejection, summarize
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def _ydl_options(quiet: bool = True) -> dict[str, Any]:
         "retries": 5,
         "socket_timeout": 30,
         "noprogress": True,
+        "logger": YtdlpLogger(),
     }
 
 

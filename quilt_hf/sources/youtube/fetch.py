@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.sources.youtube.filter import safe_video_id
+from quilt_hf.sources.youtube.filter import YtdlpLogger, safe_video_id
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def ydl_params(video_id: str, out_dir: Path, options: FetchOptions) -> dict[str,
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
+        "logger": YtdlpLogger(),
         "noplaylist": True,
         "overwrites": False,
         "continuedl": True,

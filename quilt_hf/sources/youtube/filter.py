@@ -22,6 +22,27 @@ SHORTS_MAX_SECONDS = 180  # YouTube Shorts are at most 3 minutes
 SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 
 
+class YtdlpLogger:
+    """Route yt-dlp's messages to Python logging (errors are also returned as reasons)."""
+
+    def __init__(self, name: str = "yt_dlp") -> None:
+        import logging
+
+        self._log = logging.getLogger(name)
+
+    def debug(self, message: str) -> None:
+        self._log.debug(message)
+
+    def info(self, message: str) -> None:
+        self._log.debug(message)
+
+    def warning(self, message: str) -> None:
+        self._log.debug(message)  # generic-extractor fallbacks are routine, not news
+
+    def error(self, message: str) -> None:
+        self._log.info(message)
+
+
 def safe_video_id(video_id: object) -> str:
     """Return ``video_id`` if it can be used as a folder name, else raise ``ValueError``.
 
