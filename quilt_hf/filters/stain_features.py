@@ -1,0 +1,110 @@
+"""Stain colour and texture statistics that separate histology from other images, without weights.
+
+Why these features: stained tissue is pink/purple (H&E) or brown/blue (IHC) in HED colour space,
+has high-frequency texture almost everywhere it is not glass (near-white background), and uses
+thousands of colours. Charts, text slides and screenshots are made of a few flat colours with
+sharp edges; photos of people are skin-toned but smooth; natural scenes carry green and sky blue.
+Each feature is a number in a small, bounded range so a logistic model over them stays stable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage.color import rgb2hed, rgb2hsv
+
+FEATURE_SIZE = 256  # features are computed on a thumbnail with this maximum side: fast, zoom-stable
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "white_fraction",  # near-white, unsaturated pixels (glass / slide background / paper)
+    "dark_fraction",  # near-black pixels (letterbox, dark slide backgrounds)
+    "pink_purple",  # foreground pixels with H&E hues (magenta..purple, saturated)
+    "brown",  # foreground pixels with DAB-like hue (also skin: other features must separate)
+    "blue",  # foreground pixels with blue hue (IHC haematoxylin counterstain, also sky)
+    "green",  # foreground pixels with green/cyan hue: rare in stained tissue
+    "sat_mean",  # mean saturation of the foreground
+    "sat_std",  # spread of saturation of the foreground
+    "hema_mean",  # mean haematoxylin optical density (HED) on the foreground
+    "eosin_mean",  # mean eosin optical density
+    "dab_mean",  # mean DAB optical density
+    "colour_entropy",  # entropy (bits / 12) of the 4-bit-per-channel colour histogram
+    "top_colour",  # share of the single most common quantised colour
+    "colours_90",  # log2 of the number of quantised colours covering 90% of pixels, / 12
+    "flat_fraction",  # foreground pixels whose 3x3 neighbourhood is flat (rendered graphics)
+    "edge_fraction",  # foreground pixels with a strong gradient (text, chart lines, tissue edges)
+    "mid_gradient",  # foreground pixels with a moderate gradient (tissue texture)
+    "laplacian",  # mean |Laplacian| of the foreground grey image (high-frequency energy)
+    "grey_std",  # standard deviation of the foreground grey level
+)
+
+
+def _thumbnail(image: Image.Image) -> np.ndarray:
+    image = image.convert("RGB")
+    if max(image.size) > FEATURE_SIZE:
+        image = image.copy()
+        image.thumbnail((FEATURE_SIZE, FEATURE_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def stain_features(image: Image.Image) -> np.ndarray:
+    """The feature vector (``FEATURE_NAMES`` order, float32) of one image."""
+    rgb = _thumbnail(image)
+    n_pixels = rgb.shape[0] * rgb.shape[1]
+    hsv = rgb2hsv(rgb)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    white = (rgb.min(axis=2) > 0.84) & (sat < 0.12)
+    dark = val < 0.12
+    foreground = ~(white | dark)
+    n_fg = int(foreground.sum())
+
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gradient = np.hypot(ndimage.sobel(grey, axis=0), ndimage.sobel(grey, axis=1)) / 4.0
+    local_mean = ndimage.uniform_filter(grey, size=3)
+    local_var = ndimage.uniform_filter(grey * grey, size=3) - local_mean * local_mean
+    flat = local_var < (2.0 / 255.0) ** 2
+    laplacian = np.abs(ndimage.laplace(grey))
+
+    quantised = (rgb * 15.999).astype(np.int32)
+    codes = (quantised[..., 0] << 8) | (quantised[..., 1] << 4) | quantised[..., 2]
+    counts = np.sort(np.bincount(codes.ravel(), minlength=4096))[::-1].astype(np.float64)
+    shares = counts[counts > 0] / n_pixels
+    entropy = float(-(shares * np.log2(shares)).sum())
+    colours_90 = int(np.searchsorted(np.cumsum(shares), 0.9) + 1)
+
+    features = {
+        "white_fraction": white.mean(),
+        "dark_fraction": dark.mean(),
+        "colour_entropy": entropy / 12.0,
+        "top_colour": shares[0],
+        "colours_90": np.log2(colours_90) / 12.0,
+    }
+    if n_fg >= max(16, 0.01 * n_pixels):  # otherwise (almost) only background: zeros below
+        fg_hue, fg_sat, fg_gradient = hue[foreground], sat[foreground], gradient[foreground]
+        coloured = fg_sat > 0.12
+        hed = rgb2hed(rgb)[foreground]
+        features |= {
+            "pink_purple": np.mean(coloured & ((fg_hue >= 0.75) | (fg_hue < 0.02))),
+            "brown": np.mean(coloured & (fg_hue >= 0.02) & (fg_hue < 0.15)),
+            "blue": np.mean(coloured & (fg_hue >= 0.5) & (fg_hue < 0.75)),
+            "green": np.mean(coloured & (fg_hue >= 0.15) & (fg_hue < 0.5)),
+            "sat_mean": fg_sat.mean(),
+            "sat_std": fg_sat.std(),
+            # optical densities are ~0..0.1 for stained tissue: scale into ~[-1, 1]
+            "hema_mean": np.clip(hed[:, 0].mean() * 10, -1, 1),
+            "eosin_mean": np.clip(hed[:, 1].mean() * 10, -1, 1),
+            "dab_mean": np.clip(hed[:, 2].mean() * 10, -1, 1),
+            "flat_fraction": flat[foreground].mean(),
+            "edge_fraction": np.mean(fg_gradient > 0.15),
+            "mid_gradient": np.mean((fg_gradient > 0.015) & (fg_gradient <= 0.15)),
+            "laplacian": np.clip(laplacian[foreground].mean() * 5, 0, 1),
+            "grey_std": grey[foreground].std() * 3,
+        }
+    return np.array([features.get(name, 0.0) for name in FEATURE_NAMES], dtype=np.float32)
+
+
+def stain_feature_matrix(images: list[Image.Image]) -> np.ndarray:
+    """Features of many images, shape ``(n, len(FEATURE_NAMES))``."""
+    if not images:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    return np.stack([stain_features(image) for image in images])
