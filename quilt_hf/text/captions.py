@@ -1,0 +1,158 @@
+"""WebVTT (and SRT) captions -> a timed Transcript, with YouTube's rolling auto-captions de-duplicated.
+
+Cue parsing is done by ``webvtt-py`` (a well-kept parser for the format's header, cue timings,
+settings and notes). What it does not know is YouTube's auto-caption layout, handled here:
+
+    00:00:02.360 --> 00:00:05.000 align:start position:0%
+    here we see a                                   <- repeat of the previous cue's new line
+    lymph<00:00:02.800><c> node</c><00:00:03.500><c> with</c>   <- new words, each with its time
+
+Every cue re-shows the line before it, and short "flip" cues (10 ms) show the finished line alone.
+Words are emitted once: from lines carrying inline ``<hh:mm:ss.mmm>`` timings (each word keeps its
+own start), or, for plain captions, from cue lines that do not repeat the previous cue's tail,
+with the cue's time spread over its words by length.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from quilt_hf.errors import QuiltError
+from quilt_hf.text.transcript import Transcript, Word
+
+_INLINE_TIME = re.compile(r"<((?:\d{1,10}:)?\d{1,2}:\d{1,2}\.\d{1,3})>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[^>]*>")
+# Sound-event annotations such as [Music] or (applause) are not speech.
+_SOUND_EVENT = re.compile(r"\[[^\]]*\]|\([A-Za-z ]{1,30}\)")
+
+
+def _timestamp_seconds(text: str) -> float:
+    parts = [float(p) for p in text.split(":")]
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def _clean(line: str) -> str:
+    """Cue text without markup, entities or sound events; whitespace collapsed."""
+    text = html.unescape(_TAG.sub("", line))
+    text = _SOUND_EVENT.sub(" ", text).replace("\u200b", " ")
+    return " ".join(text.split())
+
+
+def _spread(text: str, start: float, end: float) -> list[Word]:
+    """Words of ``text`` with [start, end] divided in proportion to each word's length."""
+    tokens = text.split()
+    if not tokens:
+        return []
+    end = max(end, start)
+    weights = [len(t) + 1 for t in tokens]
+    total = sum(weights)
+    words, t = [], start
+    for token, weight in zip(tokens, weights, strict=True):
+        t_next = t + (end - start) * weight / total
+        words.append(Word(round(t, 3), round(t_next, 3), token))
+        t = t_next
+    return words
+
+
+def _timed_line_words(line: str, cue_start: float, cue_end: float) -> list[Word]:
+    """Words of a line with inline timings: ``first<t1><c> second</c><t2><c> third</c>``."""
+    pieces = _INLINE_TIME.split(line)  # text, time, text, time, text ...
+    starts = [cue_start] + [_timestamp_seconds(t) for t in pieces[1::2]]
+    texts = [_clean(p) for p in pieces[0::2]]
+    timed: list[tuple[float, str]] = [(s, t) for s, t in zip(starts, texts, strict=True) if t]
+    words: list[Word] = []
+    for i, (start, text) in enumerate(timed):
+        end = timed[i + 1][0] if i + 1 < len(timed) else cue_end
+        end = max(end, start)
+        # A piece normally holds one word; spread over several if a captioner grouped them.
+        words.extend(_spread(text, start, end))
+    return words
+
+
+def _parse_cues(text: str, fmt: str) -> list[tuple[float, float, list[str]]]:
+    import webvtt
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
+
+    try:
+        parsed = webvtt.from_string(_srt_to_vtt(text) if fmt == "srt" else text)
+    except (MalformedFileError, MalformedCaptionError) as exc:
+        raise QuiltError(f"malformed {fmt.upper()} captions: {exc}") from exc
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
+        # webvtt-py raises assorted built-in errors on some garbage; all mean "not captions".
+        raise QuiltError(f"malformed {fmt.upper()} captions: {type(exc).__name__}: {exc}") from exc
+    cues = []
+    for caption in parsed:
+        start = caption.start_time.in_milliseconds() / 1000
+        end = caption.end_time.in_milliseconds() / 1000
+        cues.append((start, max(end, start), caption.raw_text.splitlines()))
+    return cues
+
+
+_SRT_TIMING = re.compile(r"^(\S+) --> (\S+)", re.MULTILINE)
+
+
+def _srt_to_vtt(text: str) -> str:
+    """SRT differs from WebVTT by its header and the comma before milliseconds."""
+    body = _SRT_TIMING.sub(lambda m: f"{m[1].replace(',', '.')} --> {m[2].replace(',', '.')}", text)
+    return "WEBVTT\n\n" + body
+
+
+def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captions") -> Transcript:
+    """Parse caption text into a Transcript of timed words; QuiltError when there are none."""
+    if fmt not in ("vtt", "srt"):
+        raise QuiltError(f"unknown caption format {fmt!r} (expected vtt or srt)")
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise QuiltError("empty captions file")
+    cues = _parse_cues(text, fmt)
+    rolling = any(_INLINE_TIME.search(line) for _, _, lines in cues for line in lines)
+    words: list[Word] = []
+    previous_lines: list[str] = []  # cleaned lines of the previous cue (what a rolling cue repeats)
+    for start, end, raw_lines in cues:
+        lines = [(raw, _clean(raw)) for raw in raw_lines]
+        lines = [(raw, clean) for raw, clean in lines if clean]
+        # Drop the longest head of this cue that repeats the tail of the previous cue.
+        cleaned = [clean for _, clean in lines]
+        overlap = 0
+        for k in range(min(len(cleaned), len(previous_lines)), 0, -1):
+            if cleaned[:k] == previous_lines[-k:]:
+                overlap = k
+                break
+        if rolling:
+            # In rolling captions an untimed line that is not a repeat is a one-word new line.
+            new_lines = [raw for raw, clean in lines[overlap:]]
+            for raw in new_lines:
+                if _INLINE_TIME.search(raw):
+                    words.extend(_timed_line_words(raw, start, end))
+                else:
+                    words.extend(_spread(_clean(raw), start, end))
+        else:
+            words.extend(_spread(" ".join(cleaned[overlap:]), start, end))
+        if cleaned:
+            previous_lines = cleaned
+    if not words:
+        raise QuiltError("captions contain no spoken words (no cues, or only sound annotations)")
+    return Transcript(
+        words=words,
+        source=source,
+        language="en",
+        meta={"format": fmt, "rolling": rolling, "cues": len(cues)},
+    )
+
+
+def read_captions(path: str | Path) -> Transcript:
+    """Read a .vtt or .srt file (format from the suffix; .vtt when unknown)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise QuiltError(f"cannot read captions {path}: {exc.strerror or exc}") from exc
+    fmt = "srt" if path.suffix.lower() == ".srt" else "vtt"
+    transcript = parse_captions(raw.decode("utf-8", errors="replace"), fmt=fmt)
+    transcript.meta["path"] = str(path)
+    return transcript
