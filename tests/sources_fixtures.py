@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tarfile
 import threading
 import time
@@ -71,6 +72,10 @@ class ImageServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like real image hosts
+
+            def setup(self) -> None:
+                super().setup()  # no Nagle delay on keep-alive responses, as real hosts do
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
