@@ -1,0 +1,308 @@
+"""Build source for the ``quilt`` subset: YouTube lecture pairs into the unified dataset.
+
+``build.yaml`` ``sources.quilt`` takes one of
+
+- ``{pairs: ["youtube/*/pairs.jsonl", ...]}``: videos already processed (``quilt youtube run``);
+- ``{videos: ["web/videos/*.mp4"], captions: vtt, asr: captions, corrector: lexicon}``: local
+  videos, processed first by ``process_video`` into ``work_dir`` (default ``youtube_work/``);
+  ``captions`` is ``vtt`` (the sibling ``<stem>.vtt``), ``none``, or a path template with
+  ``{stem}`` (``captions/{stem}.en.vtt``); a sibling ``<stem>.info.json`` is read when present;
+- ``{pages: [url, ...]}``: video pages fetched with yt-dlp into ``work_dir`` first, then processed.
+
+Globs and relative paths are relative to the build's ``base_dir``. One candidate per pair row;
+images are renamed as released, ``{video_id}_image_{uuid}.jpg`` (uuid5 of the video id and the
+frame file, so a rerun and every row of one image give the same name).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from quilt_hf.errors import QuiltError, SkipRecord
+from quilt_hf.records import Candidate, ShardTask
+from quilt_hf.sources.youtube.filter import safe_video_id
+
+log = logging.getLogger(__name__)
+
+SUBSET = "quilt"
+DEFAULT_WORK_DIR = "youtube_work"
+IMAGE_NAMESPACE = uuid.UUID("6f1c2d3e-8a4b-4c5d-9e6f-7a8b9c0d1e2f")  # fixed: stable image names
+PROCESS_KEYS = ("asr", "corrector", "classifier", "captions")
+
+
+def plan_shards(
+    config: dict[str, Any], base_dir: Path, shard_size: int, options: dict[str, Any] | None = None
+) -> list[ShardTask]:
+    """Shard tasks: pairs files packed to about ``shard_size`` rows; one video or page per task."""
+    base_dir = Path(base_dir)
+    config = dict(config or {})
+    if config.get("pairs"):
+        files = _glob(base_dir, config["pairs"], "pairs")
+        return _pack_pairs(files, max(1, int(shard_size)))
+    task_options = {
+        "base_dir": str(base_dir),
+        "work_dir": str(base_dir / config.get("work_dir", DEFAULT_WORK_DIR)),
+        **{key: config[key] for key in PROCESS_KEYS if key in config},
+    }
+    if config.get("videos"):
+        items = [("video", str(path)) for path in _glob(base_dir, config["videos"], "videos")]
+    elif config.get("pages"):
+        items = [("page", str(url)) for url in config["pages"]]
+    else:
+        raise QuiltError("sources.quilt needs 'pairs', 'videos' or 'pages'")
+    return [_task([item], task_options) for item in items]
+
+
+def _glob(base_dir: Path, patterns: list[str] | str, key: str) -> list[Path]:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    found = sorted(
+        {
+            Path(p)
+            for pattern in patterns
+            for p in glob.glob(str(base_dir / pattern), recursive=True)
+        }
+    )
+    if not found:
+        raise QuiltError(f"sources.quilt.{key}: nothing matches {patterns} under {base_dir}")
+    return found
+
+
+def _pack_pairs(files: list[Path], shard_size: int) -> list[ShardTask]:
+    tasks, current, rows = [], [], 0
+    for path in files:
+        current.append(("pairs", str(path)))
+        rows += _count_lines(path)
+        if rows >= shard_size:
+            tasks.append(_task(current, {}))
+            current, rows = [], 0
+    if current:
+        tasks.append(_task(current, {}))
+    return tasks
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _task(items: list[tuple[str, str]], options: dict[str, Any]) -> ShardTask:
+    # the id hashes the inputs, so adding videos later leaves the finished shards' ids unchanged
+    digest = hashlib.sha1(json.dumps(items).encode()).hexdigest()[:12]
+    return ShardTask(SUBSET, f"{SUBSET}-{digest}", tuple(items), options)
+
+
+# ---------------------------------------------------------------------------------- candidates
+def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
+    for kind, value in task.items:
+        try:
+            if kind == "pairs":
+                pairs = Path(value)
+            elif kind == "video":
+                pairs = _process_local_video(Path(value), task.options)
+            elif kind == "page":
+                pairs = _fetch_and_process_page(value, task.options)
+            else:
+                raise SkipRecord("bad_task_item", f"unknown item kind {kind!r}")
+        except SkipRecord as skip:
+            yield skip
+            continue
+        yield from pair_candidates(pairs)
+
+
+def _process_local_video(video: Path, options: dict[str, Any]) -> Path:
+    """Run ``process_video`` on a local file into ``work_dir/<id>/`` unless already done."""
+    try:
+        video_id = safe_video_id(video.stem)
+    except ValueError as error:
+        raise SkipRecord("unsafe_id", str(error)) from error
+    folder = Path(options["work_dir"]) / video_id
+    if not (folder / "stats.json").is_file():
+        asr = options.get("asr", "captions")
+        captions = _captions_for(video, options)
+        if asr == "captions" and captions is None:
+            raise SkipRecord(
+                "no_captions", f"{video.name}: no captions ({options.get('captions')})"
+            )
+        info_path = video.with_name(f"{video.stem}.info.json")
+        info = _read_json(info_path) if info_path.is_file() else None
+        _process(video, folder, captions=captions, video_id=video_id, info=info, options=options)
+    return folder / "pairs.jsonl"
+
+
+def _captions_for(video: Path, options: dict[str, Any]) -> Path | None:
+    setting = options.get("captions", "vtt")
+    if setting in (None, "none"):
+        return None
+    if setting == "vtt":
+        path = video.with_suffix(".vtt")
+    else:
+        path = Path(options["base_dir"]) / str(setting).format(stem=video.stem)
+    return path if path.is_file() else None
+
+
+def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
+    from quilt_hf.sources.youtube.fetch import fetch_video
+    from quilt_hf.sources.youtube.run import ProcessOptions, process_folder
+
+    stem = Path(urllib.parse.urlparse(url).path).stem
+    try:
+        video_id = safe_video_id(stem)
+    except ValueError as error:
+        raise SkipRecord("unsafe_id", f"{url}: {error}") from error
+    work = Path(options["work_dir"])
+    folder = work / video_id
+    if not (folder / "stats.json").is_file():
+        fetched = fetch_video({"id": video_id, "webpage_url": url}, work)
+        if fetched["status"] == "failed":
+            raise SkipRecord(f"fetch_{fetched['reason']}", f"{url}: {fetched.get('detail', '')}")
+        process = ProcessOptions(
+            asr=options.get("asr", "captions"),
+            corrector=options.get("corrector", "lexicon"),
+            classifier=options.get("classifier"),
+        )
+        try:
+            process_folder(video_id, folder, process)
+        except SkipRecord:
+            raise
+        except Exception as error:  # one broken video is a skip, not a failed shard
+            raise SkipRecord("process_failed", f"{url}: {type(error).__name__}: {error}") from error
+    return folder / "pairs.jsonl"
+
+
+def _process(
+    video: Path, folder: Path, *, captions: Path | None, video_id: str, info: Any, options: dict
+) -> None:
+    from quilt_hf.video.pipeline import process_video
+
+    try:
+        process_video(
+            video,
+            folder,
+            captions=captions,
+            asr=options.get("asr", "captions"),
+            corrector=options.get("corrector", "lexicon"),
+            classifier=options.get("classifier"),
+            video_id=video_id,
+            info=info,
+        )
+    except SkipRecord:
+        raise
+    except Exception as error:  # a corrupt video is a counted skip, the other videos go on
+        raise SkipRecord(
+            "process_failed", f"{video.name}: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _video_info(folder: Path) -> dict[str, Any]:
+    for path in sorted(folder.glob("*.info.json")):
+        info = _read_json(path)
+        if isinstance(info, dict):
+            return info
+    return {}
+
+
+def license_of(info: dict[str, Any]) -> str:
+    """yt-dlp sets ``license`` only for Creative Commons videos; the rest are YouTube-standard."""
+    if info.get("license"):
+        return str(info["license"])
+    return "Standard YouTube License" if info.get("extractor_key") == "Youtube" else ""
+
+
+def image_url_of(video_id: str, image_time: float | None, info: dict[str, Any]) -> str:
+    """The YouTube watch url at the frame's second; a non-YouTube page gets a media fragment."""
+    second = int(image_time or 0)
+    page = info.get("webpage_url")
+    if page and info.get("extractor_key") not in (None, "Youtube"):
+        return f"{page}#t={second}"
+    return f"https://www.youtube.com/watch?v={video_id}&t={second}s"
+
+
+def pair_candidates(pairs_path: Path) -> Iterator[Candidate | SkipRecord]:
+    """One candidate per row of a ``pairs.jsonl``; bad rows are reasoned skips."""
+    folder = pairs_path.parent
+    if not pairs_path.is_file():
+        yield SkipRecord("missing_pairs", str(pairs_path))
+        return
+    root = folder.resolve()
+    info = _video_info(folder)
+    with pairs_path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{pairs_path}:{number}"
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("not an object")
+                yield _candidate(row, root, info, where)
+            except SkipRecord as skip:
+                yield skip
+            except (ValueError, TypeError, KeyError) as error:
+                yield SkipRecord("bad_pair_row", f"{where}: {type(error).__name__}: {error}")
+
+
+def _candidate(row: dict[str, Any], root: Path, info: dict[str, Any], where: str) -> Candidate:
+    try:
+        video_id = safe_video_id(row.get("video_id"))
+    except ValueError as error:
+        raise SkipRecord("unsafe_id", f"{where}: {error}") from error
+    relative = str(row.get("image_path") or "")
+    image = (root / relative).resolve()
+    if not relative or Path(relative).is_absolute() or not image.is_relative_to(root):
+        raise SkipRecord("unsafe_path", f"{where}: image_path {relative!r} leaves {root}")
+    try:
+        image_bytes = image.read_bytes()
+    except OSError as error:
+        raise SkipRecord("missing_image", f"{where}: {error}") from error
+    noisy = str(row.get("noisy_text") or "")
+    corrected = str(row.get("corrected_text") or noisy)
+    if not corrected.strip():
+        raise SkipRecord("empty_text", where)
+    image_time = _seconds(row.get("image_time"))
+    name = uuid.uuid5(IMAGE_NAMESPACE, f"{video_id}/{relative}")
+    magnification = row.get("magnification", -1)
+    fields = {
+        "image_path": f"{video_id}_image_{name}.jpg",
+        "noisy_text": noisy,
+        "corrected_text": corrected,
+        "med_umls_ids": _strings(row.get("med_umls_ids")),
+        "roi_text": _strings(row.get("roi_text")),
+        "pathology": _strings(row.get("pathology")),
+        "magnification": magnification if magnification in (-1, 0, 1, 2) else -1,
+        "start_time": _seconds(row.get("start_time")),
+        "end_time": _seconds(row.get("end_time")),
+        "image_time": image_time,
+        "image_url": image_url_of(video_id, image_time, info),
+        "text_source": str(row.get("text_source") or ""),
+        "license": license_of(info),
+    }
+    return Candidate(
+        subset=SUBSET, source_id=video_id, caption=corrected, image_bytes=image_bytes, fields=fields
+    )
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value if v is not None and str(v)]
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
