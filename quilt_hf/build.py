@@ -14,26 +14,25 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import shutil
 import time
-import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import datasets
-import pyarrow.parquet as pq
-
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
+from quilt_hf.dataset_folder import (
+    WORK_DIRNAME,
+    builder_cache_dir,
+    count_unique_images,
+    prepare_folder,
+    skipped_by_reason,
+)
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
-from quilt_hf.shards import read_all_stats, write_json_atomic
+from quilt_hf.shards import write_json_atomic
 
 log = logging.getLogger(__name__)
-WORK_DIRNAME = ".quilt_work"
 
 
 @dataclass
@@ -67,38 +66,24 @@ def build_dataset(
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    work_root = out_dir / WORK_DIRNAME
-    prepared = work_root / f"prepared-{uuid.uuid4().hex[:8]}"
+    shards_root = out_dir / WORK_DIRNAME / "shards"
     report: dict[str, Any] = {}
     with sample_server(config):
         builder = BUILDERS[builder_name](
             config_name="default",
             build=config,
-            work_root=str(work_root / "shards"),
+            work_root=str(shards_root),
             executor=executor,
             report=report,
-            cache_dir=str(work_root / "hf_cache"),
+            cache_dir=builder_cache_dir(out_dir),
         )
-        builder.download_and_prepare(
-            output_dir=str(prepared),
-            file_format="parquet",
-            max_shard_size=config.max_shard_bytes,
-            download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD,
-        )
-    files = install_parquet(prepared, out_dir / "data", builder.name)
-    shutil.rmtree(prepared, ignore_errors=True)
-    shutil.rmtree(work_root / "hf_cache", ignore_errors=True)
-
-    counts = {s: c for s, c in report.get("per_split", {}).items()}
-    skipped = Counter()
-    for subset in counts:
-        for stats in read_all_stats(work_root / "shards" / subset):
-            skipped.update(stats.skipped)
-    skipped.update({f"{k}": v for k, v in report.get("dedup", {}).items()})
+        files, split_bytes = prepare_folder(builder, out_dir, config.max_shard_bytes)
+    counts = dict(report.get("per_split", {}))
+    skipped = skipped_by_reason([shards_root / subset for subset in counts])
+    skipped.update(report.get("dedup", {}))
     summary = DatasetSummary(
         counts=counts,
-        # the writer's uncompressed Arrow sizes: what dataset_info's num_bytes means on the Hub
-        split_bytes={name: info.num_bytes for name, info in (builder.info.splits or {}).items()},
+        split_bytes=split_bytes,
         unique_images=count_unique_images(files),
         skipped=dict(skipped),
         seed=config.seed,
@@ -156,34 +141,6 @@ def sample_server(config: BuildConfig):
             f"could not start the sample server on port {config.sample_server.get('port')}: {error}. "
             "Regenerate the corpus with `quilt sample --port FREE_PORT`."
         ) from error
-
-
-def install_parquet(prepared: Path, data_dir: Path, builder_name: str) -> list[Path]:
-    """Move the builder's parquet files to ``data/{split}-XXXXX-of-NNNNN.parquet``, replacing the
-    previous build's files only once the new ones are complete."""
-    staged = data_dir.with_name(data_dir.name + ".new")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    for split in SPLITS:
-        sources = sorted(prepared.glob(f"{builder_name}-{split}*.parquet"))
-        for index, source in enumerate(sources):
-            os.replace(source, staged / f"{split}-{index:05d}-of-{len(sources):05d}.parquet")
-    if data_dir.exists():
-        old = data_dir.with_name(data_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(data_dir, old)
-        os.replace(staged, data_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staged, data_dir)
-    return sorted(data_dir.glob("*.parquet"))
-
-
-def count_unique_images(files: list[Path]) -> int:
-    seen: set[str] = set()
-    for path in files:
-        seen.update(pq.read_table(path, columns=["image_sha256"]).column(0).to_pylist())
-    return len(seen)
 
 
 def format_summary(result: BuildResult) -> str:

@@ -86,6 +86,9 @@ class DatasetSummary:
     pretty_name: str = "Quilt-1M (quilt-hf build)"
     data_dir: str = "data"
     extra_configs: Sequence[dict[str, Any]] = ()
+    # (title, text) sections that say where the rows came from, for imported datasets
+    origin: Sequence[tuple[str, str]] = ()
+    terms: str = ""  # licence and terms of use; the curated-data default when empty
 
 
 def features_yaml() -> list[dict[str, Any]]:
@@ -156,9 +159,12 @@ def render_dataset_card(
     for subset, by_split in summary.counts.items():
         train, val = by_split.get("train", 0), by_split.get("val", 0)
         count_rows.append({"subset": subset, "train": train, "val": val, "total": train + val})
-    curation = [
-        {"title": CURATION_TEXT[s][0], "text": _curation_text(s)} for s in summary.counts
-    ] + [{"title": "Filters common to every source", "text": COMMON_FILTERS}]
+    if summary.origin:
+        curation = [{"title": title, "text": text} for title, text in summary.origin]
+    else:
+        curation = [
+            {"title": CURATION_TEXT[s][0], "text": _curation_text(s)} for s in summary.counts
+        ] + [{"title": "Filters common to every source", "text": COMMON_FILTERS}]
     return DatasetCard.from_template(
         card_data(summary, gated=gated),
         template_path=str(TEMPLATES_DIR / "dataset_card.md.j2"),
@@ -174,7 +180,7 @@ def render_dataset_card(
         curation=curation,
         seed=summary.seed,
         val_fraction=summary.val_fraction,
-        license_text=NON_COMMERCIAL_TERMS,
+        license_text=summary.terms or NON_COMMERCIAL_TERMS,
         citation=CITATION,
     )
 

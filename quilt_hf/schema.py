@@ -17,6 +17,8 @@ from datasets import Features, Image, List, Value
 from quilt_hf.errors import QuiltError
 
 SUBSETS = ("quilt", "openpath", "pubmed", "laion")
+# Evaluation sets imported into the same schema (quilt import arch); never part of quilt_1m.
+EXTERNAL_SUBSETS = ("arch_books", "arch_pubmed")
 SPLITS = ("train", "val")
 MAGNIFICATIONS = {-1: "unknown", 0: "low", 1: "medium", 2: "high"}
 
@@ -130,8 +132,8 @@ def make_record(**fields: Any) -> dict[str, Any]:
 
 def validate_record(record: Mapping[str, Any]) -> None:
     """Check the values whose domain the schema restricts."""
-    if record["subset"] not in SUBSETS:
-        raise SchemaError(f"subset {record['subset']!r} is not one of {SUBSETS}")
+    if record["subset"] not in SUBSETS + EXTERNAL_SUBSETS:
+        raise SchemaError(f"subset {record['subset']!r} is not one of {SUBSETS + EXTERNAL_SUBSETS}")
     if record["split"] not in ("", *SPLITS):
         raise SchemaError(f"split {record['split']!r} is not one of {SPLITS}")
     if record["magnification"] not in MAGNIFICATIONS:
