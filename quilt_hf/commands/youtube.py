@@ -221,17 +221,19 @@ def check_llm_endpoint(base_url: str, timeout: float = 5.0) -> None:
     import urllib.request
 
     parsed = urllib.parse.urlparse(base_url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise QuiltError(f"--llm-base-url must be an http(s) url, got {base_url!r}")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise QuiltError("--llm-base-url must be an http(s) url")
+    # user:password@ never reaches a log or an error message, nor the probe
+    host = f"{parsed.hostname}:{parsed.port}" if parsed.port else str(parsed.hostname)
+    where = f"{parsed.scheme}://{host}"
+    probe = parsed._replace(netloc=host).geturl().rstrip("/") + "/models"
     try:
-        urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=timeout).close()
+        urllib.request.urlopen(probe, timeout=timeout).close()
     except urllib.error.HTTPError:
         return  # the server answered (401/404 are fine here: the corrector reports details)
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise QuiltError(
-            f"LLM endpoint {parsed.scheme}://{parsed.netloc} is unreachable: {reason}"
-        ) from error
+        raise QuiltError(f"LLM endpoint {where} is unreachable: {reason}") from error
 
 
 def _classifier_config(path: Path | None) -> dict[str, Any] | None:

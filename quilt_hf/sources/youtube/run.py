@@ -41,8 +41,6 @@ def process_folder(
     video_id: str, folder: Path, options: ProcessOptions, info: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Run ``process_video`` on the fetched files of ``folder``; return its stats."""
-    from quilt_hf.video.pipeline import process_video
-
     files = find_files(folder, video_id)
     if files.video is None:
         raise SkipRecord("no_video_file", f"no {video_id}.mp4 in {folder}")
@@ -51,6 +49,8 @@ def process_folder(
         if not options.asr_fallback:
             raise SkipRecord("no_captions", "no English captions; pass --asr-fallback whisper")
         asr = options.asr_fallback
+    from quilt_hf.video.pipeline import process_video
+
     return process_video(
         files.video,
         folder,
