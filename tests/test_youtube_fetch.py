@@ -125,6 +125,8 @@ def test_ffmpeg_comes_from_imageio_when_the_system_has_none(monkeypatch, tmp_pat
         ("[youtube] abc: Sign in to confirm you're not a bot", "login_required"),
         ("Unable to download webpage: HTTP Error 429: Too Many Requests", "rate_limited"),
         ("Requested format is not available. Use --list-formats", "no_format"),
+        ("[download] Got error: HTTP Error 503: Service Unavailable. Giving up", "server_error"),
+        ("[download] Got error: 2000 bytes read, 141017 more expected. Giving up", "incomplete"),
         ("something new", "download_error"),
     ],
 )

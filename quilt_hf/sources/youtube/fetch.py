@@ -132,6 +132,8 @@ def classify_error(message: str) -> str:
         ("http error 404", "not_found"),
         ("http error 403", "forbidden"),
         ("http error 429", "rate_limited"),
+        ("http error 5", "server_error"),
+        ("more expected", "incomplete"),
         ("timed out", "timeout"),
         ("connection refused", "unreachable"),
         ("name or service not known", "unreachable"),
@@ -172,7 +174,7 @@ def fetch_video(
         with yt_dlp.YoutubeDL(ydl_params(video_id, out_dir, options)) as ydl:
             info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as error:
-        message = str(error).replace("ERROR: ", "", 1)
+        message = str(error).replace("ERROR: ", "", 1).strip()
         return {
             **result,
             "status": "failed",

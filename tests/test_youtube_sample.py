@@ -1,0 +1,66 @@
+"""Discover + fetch on the sample corpus' lecture pages, served by the sample server (with its
+scripted faults), downloaded through yt-dlp from loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from quilt_hf.sample.server import serve_sample
+from quilt_hf.sample.videos import random_spec, render_video, video_page
+from quilt_hf.sources.youtube.discover import discover, list_sources
+from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video
+from quilt_hf.sources.youtube.filter import FilterConfig
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, dict]:
+    web = tmp_path_factory.mktemp("sample_web")
+    videos = web / "videos"
+    videos.mkdir()
+    rng = np.random.default_rng(3)
+    truths = {}
+    for video_id in ("lecture00", "lecture01", "lecture02"):
+        spec = random_spec(
+            rng, video_id, n_slides=3, seconds_per_slide=(2.0, 3.0), width=320, height=180, fps=10
+        )
+        truths[video_id] = render_video(spec, videos)
+        (videos / f"{video_id}.html").write_text(video_page(video_id, f"Pathology {video_id}"))
+    (web / "_faults.json").write_text(
+        json.dumps(
+            {
+                "/videos/lecture01.mp4": {"status": 500},
+                "/videos/lecture02.mp4": {"truncate": 2000},
+            }
+        )
+    )
+    return web, truths
+
+
+def test_sample_lecture_pages_are_discovered_and_fetched(corpus, tmp_path):
+    web, truths = corpus
+    with serve_sample(web) as base:
+        pages = [f"{base}/videos/{vid}.html" for vid in truths]
+        result = discover(list_sources([], 1, pages=pages), FilterConfig(min_duration=0))
+        assert len(result.kept) == 3 and not result.rejected
+        assert all(row["manual_captions"] for row in result.kept)
+        options = FetchOptions(retries=1, fragment_retries=1)
+        results = {
+            row["id"]: fetch_video({**row, "id": row["id"]}, tmp_path, options)
+            for row in result.kept
+        }
+    good = next(r for vid, r in results.items() if vid.startswith("lecture00"))
+    assert good["status"] == "fetched" and good["captions_kind"] == "manual"
+    with av.open(str(tmp_path / good["video"])) as container:
+        seconds = float(container.duration) / av.time_base
+    assert seconds == pytest.approx(truths["lecture00"]["duration"], abs=0.5)
+    assert (tmp_path / good["captions"]).read_text() == (web / "videos/lecture00.vtt").read_text()
+
+    server_error = next(r for vid, r in results.items() if vid.startswith("lecture01"))
+    assert server_error["status"] == "failed" and server_error["reason"] == "server_error"
+    cut = next(r for vid, r in results.items() if vid.startswith("lecture02"))
+    assert cut["status"] == "failed" and cut["reason"] == "incomplete", cut
