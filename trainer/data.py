@@ -1,0 +1,452 @@
+"""Reading an image-text dataset for CLIP training: loading, sampling, decoding, batching.
+
+Sampling rule (many-to-many pairs): Quilt pairs are many-to-many - one image can have several
+rows (same ``image_sha256``) and a row can hold several texts (``roi_text`` is a list). Training
+data is therefore indexed by unique image, not by row: an epoch visits every unique image exactly
+once, and each visit picks one of the image's rows uniformly, then one of that row's non-empty texts
+uniformly, with an RNG seeded by (seed, epoch, image). So an image is never duplicated in an epoch
+(which would put the same image twice in a contrastive batch as a false negative) and every text is
+still seen over epochs. Streaming datasets cannot be grouped ahead of time: there, each row is one
+item and only the text choice within a row is sampled.
+
+Images are decoded here, not by ``datasets`` (the image column is cast to ``Image(decode=False)``),
+so an image that fails to decode is skipped and counted instead of crashing the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from quilt_hf.errors import QuiltError, SkipRecord
+from trainer.config import TrainConfig
+from trainer.transforms import eval_transform, train_transform
+
+SKIP_REASONS = ("corrupt_image", "missing_image", "no_text")
+WEBDATASET_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def detect_format(config: TrainConfig) -> str:
+    if config.dataset_format != "auto":
+        return config.dataset_format
+    path = Path(config.dataset)
+    if config.dataset.endswith(".tar") or (
+        path.is_dir() and not _has_parquet(path) and _tars(path)
+    ):
+        return "webdataset"
+    return "hf"
+
+
+def _has_parquet(path: Path) -> bool:
+    return any(path.glob("*.parquet")) or any(path.glob("data/*.parquet"))
+
+
+def _tars(path: Path) -> list[str]:
+    return sorted(glob(str(path / "*.tar")) + glob(str(path / "webdataset" / "*.tar")))
+
+
+def _webdataset_files(config: TrainConfig) -> dict[str, list[str]]:
+    if config.dataset.endswith(".tar") or any(c in config.dataset for c in "*?["):
+        files = sorted(glob(config.dataset))
+        return {config.train_split: files} if files else {}
+    splits: dict[str, list[str]] = {}
+    for tar in _tars(Path(config.dataset)):
+        split = Path(tar).name.split("-")[0]
+        splits.setdefault(split, []).append(tar)
+    return splits
+
+
+def load_split(config: TrainConfig, split: str):
+    """One split as a ``datasets`` Dataset (or IterableDataset when streaming)."""
+    from datasets import load_dataset
+
+    fmt = detect_format(config)
+    try:
+        if fmt == "webdataset":
+            files = _webdataset_files(config)
+            if split not in files:
+                raise QuiltError(
+                    f"no webdataset shards for split {split!r} under {config.dataset} "
+                    f"(found splits: {sorted(files) or 'none'}; shards are named SPLIT-XXXXX.tar)"
+                )
+            ds = load_dataset(
+                "webdataset",
+                data_files={split: files[split]},
+                split=split,
+                streaming=config.streaming,
+            )
+            ds = _standardize_webdataset(ds)
+        else:
+            ds = load_dataset(
+                config.dataset,
+                config.dataset_config,
+                split=split,
+                streaming=config.streaming,
+                cache_dir=local_cache_dir(config.dataset),
+            )
+    except QuiltError:
+        raise
+    except ValueError as err:  # datasets raises ValueError for an unknown split
+        raise QuiltError(f"cannot load split {split!r} of {config.dataset}: {err}") from err
+    except FileNotFoundError as err:
+        raise QuiltError(f"dataset {config.dataset!r} not found: {err}") from err
+    return _check_columns(ds, config, split)
+
+
+def local_cache_dir(dataset: str) -> str | None:
+    """A datasets cache folder keyed by the CONTENT of a local dataset folder.
+
+    datasets 5.2 keys the cache of a local folder by its name and config only: rebuilding
+    ``quilt_1m/`` (or training on another folder also named ``quilt_1m``) silently returns the old
+    cached rows. Keying by file names, sizes and mtimes makes a changed folder a new cache entry.
+    """
+    path = Path(dataset)
+    if not path.is_dir():
+        return None
+    from datasets import config as datasets_config
+
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and ".cache" not in p.parts):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return str(Path(datasets_config.HF_DATASETS_CACHE) / "quilt_hf_local" / digest.hexdigest()[:16])
+
+
+def _standardize_webdataset(ds):
+    """Map webdataset members (``jpg``, ``txt``, ``json``) onto the Quilt column names."""
+    columns = list(ds.features or {})
+    image_key = next((k for k in WEBDATASET_IMAGE_KEYS if k in columns), None)
+    if image_key and image_key != "image":
+        ds = ds.rename_column(image_key, "image")
+    if "txt" in columns and "caption" not in columns:
+        ds = ds.rename_column("txt", "caption")
+    if "json" in columns:
+        ds = ds.flatten()
+        for name in list(ds.features):
+            if name.startswith("json.") and name[5:] not in ds.features:
+                ds = ds.rename_column(name, name[5:])
+    return ds
+
+
+def _check_columns(ds, config: TrainConfig, split: str):
+    from datasets import Image as ImageFeature
+
+    columns = list(ds.features or {})
+    for needed, flag in (
+        (config.text_column, "--text_column"),
+        (config.image_column, "--image_column"),
+    ):
+        if needed not in columns:
+            raise QuiltError(
+                f"split {split!r} of {config.dataset} has no column {needed!r} (set {flag}); "
+                f"columns: {', '.join(columns)}"
+            )
+    if not config.streaming and len(ds) == 0:
+        raise QuiltError(f"split {split!r} of {config.dataset} is empty")
+    return ds.cast_column(config.image_column, ImageFeature(decode=False))
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode_image(value: Any) -> Image.Image:
+    """A ``datasets`` Image value (``{"bytes", "path"}``) -> RGB PIL image, or SkipRecord."""
+    if value is None:
+        raise SkipRecord("missing_image")
+    data = value.get("bytes") if isinstance(value, dict) else None
+    path = value.get("path") if isinstance(value, dict) else None
+    try:
+        if data:
+            image = Image.open(io.BytesIO(data))
+        elif path and os.path.isfile(path):
+            image = Image.open(path)
+        else:
+            raise SkipRecord("missing_image", str(path or ""))
+        image.load()
+        return image.convert("RGB")
+    except SkipRecord:
+        raise
+    except Exception as err:  # PIL raises many types for bad bytes
+        raise SkipRecord("corrupt_image", f"{type(err).__name__}: {err}") from err
+
+
+def texts_of(value: Any) -> list[str]:
+    """Non-empty texts of one cell: a string or a list of strings (``roi_text``)."""
+    if value is None:
+        return []
+    values = value if isinstance(value, list | tuple) else [value]
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
+
+
+def group_rows(ds, group_column: str) -> list[np.ndarray]:
+    """Row indices per unique value of ``group_column`` (a row with no value is its own group)."""
+    if group_column not in ds.features:
+        return [np.array([i]) for i in range(len(ds))]
+    column = ds.data.column(group_column)
+    encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else column
+    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    missing = codes < 0
+    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    order = np.argsort(codes, kind="stable")
+    _, starts = np.unique(codes[order], return_index=True)
+    return np.split(order, starts[1:])
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+class ImageGroupDataset(torch.utils.data.Dataset):
+    """Training items, one per unique image; index keys encode (epoch, image) for sampling."""
+
+    def __init__(self, ds, config: TrainConfig, image_size: int) -> None:
+        self.groups = group_rows(ds, config.group_column)
+        self.images = ds.select_columns([config.image_column])
+        self.texts = ds.select_columns([config.text_column])
+        self.image_column, self.text_column = config.image_column, config.text_column
+        self.seed, self.image_size = config.seed, image_size
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        epoch, group = divmod(int(key), len(self.groups))
+        rng = np.random.default_rng([self.seed, epoch, group])
+        rows = self.groups[group]
+        text = None
+        for row in rng.permutation(rows):
+            candidates = texts_of(self.texts[int(row)][self.text_column])
+            if candidates:
+                text = candidates[int(rng.integers(len(candidates)))]
+                break
+        if text is None:
+            return {"skip": "no_text"}
+        try:
+            image = decode_image(self.images[int(rows[0])][self.image_column])
+        except SkipRecord as skip:
+            return {"skip": skip.reason}
+        return {"pixel_values": train_transform(image, self.image_size, rng), "text": text}
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """A seeded permutation per epoch; yields keys ``epoch * n + i`` so that items can seed their
+    own augmentation and text choice from (seed, epoch, i) even inside persistent workers."""
+
+    def __init__(self, size: int, seed: int, shuffle: bool = True) -> None:
+        self.size, self.seed, self.shuffle, self.epoch = size, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        else:
+            order = np.arange(self.size)
+        base = self.epoch * self.size
+        return iter((base + int(i)) for i in order)
+
+
+class StreamingTransform:
+    """Per-row decoding for streaming datasets (run inside the DataLoader collate)."""
+
+    def __init__(self, config: TrainConfig, image_size: int) -> None:
+        self.config, self.image_size, self.epoch = config, image_size, 0
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        value = row.get(self.config.image_column)
+        salt = zlib.crc32((value or {}).get("bytes") or b"") if isinstance(value, dict) else 0
+        rng = np.random.default_rng([self.config.seed, self.epoch, salt])
+        candidates = texts_of(row.get(self.config.text_column))
+        if not candidates:
+            return {"skip": "no_text"}
+        try:
+            image = decode_image(value)
+        except SkipRecord as skip:
+            return {"skip": skip.reason}
+        text = candidates[int(rng.integers(len(candidates)))]
+        return {"pixel_values": train_transform(image, self.image_size, rng), "text": text}
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+@dataclass
+class TextEncoder:
+    """Tokenise a batch: CLIP BOS/EOS, truncate to ``max_length`` (counted), pad to the longest."""
+
+    tokenizer: Any
+    max_length: int = 77
+
+    def __call__(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)[
+            "input_ids"
+        ]
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        truncated = sum(len(ids) > self.max_length for ids in encoded)
+        encoded = [
+            ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + [eos]
+            for ids in encoded
+        ]
+        width = max(len(ids) for ids in encoded)
+        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, ids in enumerate(encoded):
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            attention_mask[i, : len(ids)] = 1
+        return input_ids, attention_mask, truncated
+
+
+class TrainCollator:
+    """Drop skipped items (counting why), stack images, tokenise texts."""
+
+    def __init__(
+        self, encoder: TextEncoder, image_size: int, per_row: StreamingTransform | None = None
+    ) -> None:
+        self.encoder, self.image_size, self.per_row = encoder, image_size, per_row
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.per_row is not None:
+            items = [self.per_row(row) for row in items]
+        skipped = Counter(item["skip"] for item in items if "skip" in item)
+        kept = [item for item in items if "skip" not in item]
+        batch: dict[str, torch.Tensor] = {
+            f"skipped_{reason}": torch.tensor(skipped.get(reason, 0)) for reason in SKIP_REASONS
+        }
+        if kept:
+            input_ids, attention_mask, truncated = self.encoder([item["text"] for item in kept])
+            batch["pixel_values"] = torch.stack([item["pixel_values"] for item in kept])
+        else:  # every item failed: an empty batch that the loop skips
+            input_ids = torch.zeros((0, 2), dtype=torch.long)
+            attention_mask = torch.zeros((0, 2), dtype=torch.long)
+            truncated = 0
+            batch["pixel_values"] = torch.zeros((0, 3, self.image_size, self.image_size))
+        batch.update(input_ids=input_ids, attention_mask=attention_mask)
+        batch["truncated_texts"] = torch.tensor(truncated)
+        return batch
+
+
+def default_num_workers(num_processes: int) -> int:
+    """Leave one core per process for the model; the rest decode images (at most 8 each)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    per_process = cores // max(num_processes, 1)
+    return max(0, min(8, per_process - 1))
+
+
+def build_train_loader(ds, config: TrainConfig, image_size: int, tokenizer, num_processes: int):
+    """(DataLoader, sampler-or-streaming-transform whose ``set_epoch`` the loop calls)."""
+    workers = (
+        config.num_workers if config.num_workers is not None else default_num_workers(num_processes)
+    )
+    encoder = TextEncoder(tokenizer, config.max_text_length)
+    common = {
+        "batch_size": config.per_device_batch_size,
+        "num_workers": workers,
+        "pin_memory": torch.cuda.is_available(),
+    }
+    if config.streaming:
+        per_row = StreamingTransform(config, image_size)
+        stream = ds.shuffle(seed=config.seed, buffer_size=config.shuffle_buffer)
+        loader = torch.utils.data.DataLoader(
+            stream, collate_fn=TrainCollator(encoder, image_size, per_row), **common
+        )
+        return loader, _StreamingEpoch(stream, per_row)
+    dataset = ImageGroupDataset(ds, config, image_size)
+    sampler = EpochSampler(len(dataset), config.seed)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        sampler=sampler,
+        collate_fn=TrainCollator(encoder, image_size),
+        drop_last=False,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        **common,
+    )
+    return loader, sampler
+
+
+class _StreamingEpoch:
+    def __init__(self, stream, per_row: StreamingTransform) -> None:
+        self.stream, self.per_row = stream, per_row
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+        self.per_row.epoch = epoch
+
+
+# ----------------------------------------------------------------------------- evaluation data
+
+
+class EvalData:
+    """Unique images of the eval split and all their texts (positives grouped by image)."""
+
+    def __init__(self, ds, config: TrainConfig) -> None:
+        if config.streaming:
+            from datasets import Dataset
+
+            limit = config.max_eval_samples or 10_000
+            ds = Dataset.from_list(list(ds.take(limit)), features=ds.features)
+        groups = group_rows(ds, config.group_column)
+        if config.max_eval_samples:
+            groups = groups[: config.max_eval_samples]
+        text_cells = ds.select_columns([config.text_column])[config.text_column]
+        self.image_rows = [int(rows[0]) for rows in groups]
+        self.texts: list[str] = []
+        self.text_image: list[int] = []  # index into image_rows of each text's image
+        for image_index, rows in enumerate(groups):
+            for row in rows:
+                for text in texts_of(text_cells[int(row)]):
+                    self.texts.append(text)
+                    self.text_image.append(image_index)
+        if not self.texts:
+            raise QuiltError(f"eval split has no text in column {config.text_column!r}")
+        self.images = ds.select_columns([config.image_column])
+        self.image_column = config.image_column
+
+
+class EvalImages(torch.utils.data.Dataset):
+    def __init__(self, data: EvalData, image_size: int) -> None:
+        self.data, self.image_size = data, image_size
+
+    def __len__(self) -> int:
+        return len(self.data.image_rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        try:
+            image = decode_image(
+                self.data.images[self.data.image_rows[index]][self.data.image_column]
+            )
+        except SkipRecord as skip:
+            return {"skip": skip.reason, "index": index}
+        return {"pixel_values": eval_transform(image, self.image_size), "index": index}
+
+
+def collate_eval_images(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    kept = [item for item in items if "skip" not in item]
+    return {
+        "pixel_values": torch.stack([item["pixel_values"] for item in kept])
+        if kept
+        else torch.zeros((0, 3, 1, 1)),
+        "index": torch.tensor([item["index"] for item in kept], dtype=torch.long),
+    }

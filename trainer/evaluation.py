@@ -1,0 +1,161 @@
+"""Periodic evaluation during training: validation loss and image<->text Recall@1/5/10.
+
+Positives are grouped by image: an image's positives are all texts of all its rows, so i2t
+Recall@K counts an image as found when ANY of its texts ranks in the top K (CLIP_benchmark's rule),
+and t2i Recall@K when a text's image ranks in the top K. The validation loss pairs each unique image
+with its first text and averages the contrastive loss over chunks of the global batch size.
+
+The full evaluation suite (zero-shot, linear probe, ...) lives elsewhere; it plugs in through
+``EvalHook``s: callables ``hook(model, processor, step) -> dict[str, float]`` passed to ``train``
+or named in the config as ``"package.module:function"``. The trainer never imports that suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from quilt_hf.errors import QuiltError
+from trainer.data import EvalData, EvalImages, TextEncoder, collate_eval_images
+from trainer.loss import clip_loss
+
+EvalHook = Callable[[Any, Any, int], dict[str, float]]
+RECALL_AT = (1, 5, 10)
+
+
+def load_hook(spec: str) -> EvalHook:
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise QuiltError(f"eval hook {spec!r} must look like 'package.module:function'")
+    try:
+        hook = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise QuiltError(f"cannot import eval hook {spec!r}: {err}") from err
+    if not callable(hook):
+        raise QuiltError(f"eval hook {spec!r} is not callable")
+    return hook
+
+
+def recall_at_k(
+    similarity: torch.Tensor, text_image: torch.Tensor, ks: tuple[int, ...] = RECALL_AT
+) -> dict[str, float]:
+    """``similarity`` is images x texts; ``text_image[j]`` is the image row of text j."""
+    num_images, num_texts = similarity.shape
+    positive = torch.zeros((num_images, num_texts), dtype=torch.bool)
+    positive[text_image, torch.arange(num_texts)] = True
+    metrics: dict[str, float] = {}
+    i2t_rank = similarity.argsort(dim=1, descending=True)
+    t2i_rank = similarity.T.argsort(dim=1, descending=True)
+    for k in ks:
+        top_texts = i2t_rank[:, : min(k, num_texts)]
+        metrics[f"i2t_R@{k}"] = positive.gather(1, top_texts).any(dim=1).float().mean().item()
+        top_images = t2i_rank[:, : min(k, num_images)]
+        metrics[f"t2i_R@{k}"] = (top_images == text_image[:, None]).any(dim=1).float().mean().item()
+    return metrics
+
+
+@torch.no_grad()
+def evaluate(
+    accelerator,
+    model,
+    data: EvalData,
+    encoder: TextEncoder,
+    image_size: int,
+    batch_size: int,
+    num_workers: int,
+) -> dict[str, float]:
+    """Validation loss and retrieval recall; computed by all processes, returned on all."""
+    unwrapped = accelerator.unwrap_model(model)
+    was_training = unwrapped.training
+    unwrapped.eval()
+    loader = torch.utils.data.DataLoader(
+        EvalImages(data, image_size),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=collate_eval_images,
+    )
+    loader = accelerator.prepare_data_loader(loader)
+    image_embeds, image_index = [], []
+    for batch in loader:
+        pixels = batch["pixel_values"]
+        embeds = (
+            unwrapped.get_image_features(pixel_values=pixels)
+            if len(pixels)
+            else pixels.new_zeros((0, unwrapped.config.projection_dim))
+        )
+        embeds = _as_tensor(embeds)
+        image_embeds.append(accelerator.gather_for_metrics(embeds, use_gather_object=True))
+        image_index.append(accelerator.gather_for_metrics(batch["index"], use_gather_object=True))
+    images = torch.cat([torch.as_tensor(e) for e in image_embeds]).float()
+    index = torch.cat([torch.as_tensor(i) for i in image_index])
+    # Texts are few and cheap: every process embeds them all (no gather needed).
+    text_chunks = []
+    device = accelerator.device
+    for start in range(0, len(data.texts), batch_size):
+        ids, mask, _ = encoder(data.texts[start : start + batch_size])
+        text_chunks.append(
+            _as_tensor(
+                unwrapped.get_text_features(
+                    input_ids=ids.to(device), attention_mask=mask.to(device)
+                )
+            )
+        )
+    texts = torch.cat(text_chunks).float().cpu()
+    unwrapped.train(was_training)
+    return _metrics(
+        images.cpu(),
+        index.cpu(),
+        texts,
+        data,
+        unwrapped.logit_scale.detach().cpu(),
+        batch_size * accelerator.num_processes,
+    )
+
+
+def _as_tensor(output) -> torch.Tensor:
+    """transformers 5 returns a ModelOutput from get_*_features; older versions a tensor."""
+    if isinstance(output, torch.Tensor):
+        return output
+    return output.pooler_output
+
+
+def _metrics(
+    images: torch.Tensor,
+    index: torch.Tensor,
+    texts: torch.Tensor,
+    data: EvalData,
+    logit_scale: torch.Tensor,
+    chunk: int,
+) -> dict[str, float]:
+    order = index.argsort()
+    images, index = images[order], index[order]
+    if len(index) == 0:
+        raise QuiltError("no eval image could be decoded")
+    # Keep only texts whose image decoded; renumber images 0..n-1.
+    position = torch.full((len(data.image_rows),), -1, dtype=torch.long)
+    position[index] = torch.arange(len(index))
+    text_image = position[torch.tensor(data.text_image)]
+    keep = text_image >= 0
+    texts, text_image = texts[keep], text_image[keep]
+    images_n, texts_n = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
+    metrics = recall_at_k(images_n @ texts_n.T, text_image)
+    first_text = torch.full((len(index),), -1, dtype=torch.long)
+    for j in range(len(text_image) - 1, -1, -1):
+        first_text[text_image[j]] = j
+    has_text = first_text >= 0
+    paired_images, paired_texts = images[has_text], texts[first_text[has_text]]
+    losses, weights = [], []
+    for start in range(0, len(paired_images), chunk):
+        part = slice(start, start + chunk)
+        losses.append(clip_loss(paired_images[part], paired_texts[part], logit_scale).item())
+        weights.append(len(paired_images[part]))
+    metrics["loss"] = sum(value * w for value, w in zip(losses, weights, strict=True)) / sum(
+        weights
+    )
+    metrics["num_images"] = float(len(index))
+    metrics["num_texts"] = float(len(text_image))
+    return metrics

@@ -1,0 +1,313 @@
+"""The training loop: Accelerate + transformers ``CLIPModel``, the QuiltNet recipe."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from quilt_hf.errors import QuiltError
+from trainer.checkpointing import TrainProgress, checkpoint_index, resolve_resume
+from trainer.config import TrainConfig
+from trainer.data import (
+    SKIP_REASONS,
+    EvalData,
+    TextEncoder,
+    build_train_loader,
+    default_num_workers,
+    load_split,
+)
+from trainer.evaluation import EvalHook, evaluate, load_hook
+from trainer.loss import clip_loss
+from trainer.model import build_model, build_processor, check_compatible, parameter_groups
+
+
+class MetricsLog:
+    """``metrics.jsonl`` (main process) plus the Accelerate trackers."""
+
+    def __init__(self, accelerator, path: Path) -> None:
+        self.accelerator, self.path = accelerator, path
+
+    def write(self, record: dict[str, Any], step: int) -> None:
+        self.accelerator.log(
+            {k: v for k, v in record.items() if isinstance(v, int | float)}, step=step
+        )
+        if self.accelerator.is_main_process:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps({"step": step, **record}) + "\n")
+
+
+def _tracker_config(config: TrainConfig) -> dict[str, Any]:
+    """TensorBoard hparams accept only scalars and strings."""
+    return {
+        k: v if isinstance(v, int | float | str | bool) else str(v)
+        for k, v in config.to_dict().items()
+    }
+
+
+def _make_accelerator(config: TrainConfig, output_dir: Path):
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    project = ProjectConfiguration(
+        project_dir=str(output_dir),
+        logging_dir=str(output_dir / "logs"),
+        automatic_checkpoint_naming=True,
+        total_limit=config.checkpoints_total_limit,
+    )
+    log_with = None if config.report_to == "none" else config.report_to
+    return Accelerator(
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        mixed_precision=config.mixed_precision,
+        log_with=log_with,
+        project_config=project,
+    )
+
+
+def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str, Any]:
+    """Run training as configured; returns the final summary (also written to summary.json)."""
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    output_dir = Path(config.output_dir)
+    accelerator = _make_accelerator(config, output_dir)
+    set_seed(config.seed)
+    hooks = list(eval_hooks) + [load_hook(spec) for spec in config.eval_hooks]
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        config.save(output_dir / "config.yaml")
+
+    with accelerator.main_process_first():
+        model = build_model(config)
+        processor = build_processor(config, model, output_dir / "tokenizer_cache")
+        train_ds = load_split(config, config.train_split)
+        eval_data = (
+            EvalData(load_split(config, config.eval_split), config) if config.eval_split else None
+        )
+    image_size = model.config.vision_config.image_size
+    encoder = TextEncoder(processor.tokenizer, config.max_text_length)
+    loader, epoch_setter = build_train_loader(
+        train_ds, config, image_size, processor.tokenizer, accelerator.num_processes
+    )
+
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, config.weight_decay),
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_epsilon,
+    )
+    if config.streaming:
+        if config.max_steps <= 0:
+            raise QuiltError("streaming datasets have no known length: set --max_steps")
+        total_steps = config.max_steps
+    else:
+        batches = math.ceil(
+            len(loader.dataset) / (config.per_device_batch_size * accelerator.num_processes)
+        )
+        steps_per_epoch = max(1, batches // config.gradient_accumulation_steps)
+        total_steps = config.max_steps or config.num_epochs * steps_per_epoch
+    # The scheduler is stepped by hand once per optimizer update (not prepared: Accelerate would
+    # step it once per process).
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    progress = TrainProgress()
+    accelerator.register_for_checkpointing(scheduler, progress)
+    unwrapped = accelerator.unwrap_model(model)
+
+    resume_dir = resolve_resume(output_dir, config.resume_from)
+    if resume_dir is not None:
+        check_compatible(resume_dir, unwrapped)
+        try:
+            accelerator.load_state(str(resume_dir))
+        except RuntimeError as err:
+            raise QuiltError(f"cannot resume from {resume_dir}: {err}") from err
+        accelerator.project_configuration.iteration = checkpoint_index(resume_dir) + 1
+        accelerator.print(f"resumed from {resume_dir} at step {progress.step}")
+    elif config.resume_from:
+        accelerator.print(f"resume_from={config.resume_from}: no checkpoint yet, starting fresh")
+
+    if config.report_to != "none":
+        accelerator.init_trackers("quilt_clip", config=_tracker_config(config))
+    metrics = MetricsLog(accelerator, output_dir / "metrics.jsonl")
+    eval_workers = (
+        config.num_workers
+        if config.num_workers is not None
+        else default_num_workers(accelerator.num_processes)
+    )
+
+    def run_eval(step: int) -> dict[str, float]:
+        if eval_data is None:
+            return {}
+        result = evaluate(
+            accelerator,
+            model,
+            eval_data,
+            encoder,
+            image_size,
+            config.per_device_batch_size,
+            eval_workers,
+        )
+        if accelerator.is_main_process:
+            for hook in hooks:
+                result.update(hook(unwrapped, processor, step))
+        record = {f"eval/{k}": v for k, v in result.items()}
+        metrics.write(record, step)
+        return record
+
+    accelerator.print(
+        f"training {len(loader.dataset) if not config.streaming else 'streamed'} items for "
+        f"{total_steps} steps on {accelerator.num_processes} process(es), "
+        f"global batch {config.per_device_batch_size * accelerator.num_processes * config.gradient_accumulation_steps}"
+    )
+    bar = tqdm(
+        total=total_steps,
+        initial=progress.step,
+        disable=not accelerator.is_local_main_process,
+        desc="train",
+        unit="step",
+    )
+    distributed = accelerator.num_processes > 1
+    window = {"samples": 0, "wait": 0.0, "start": time.perf_counter(), "loss": 0.0, "batches": 0}
+    timing = {"samples": 0, "wait": 0.0, "elapsed": 0.0}  # excludes the first (warm-up) step
+    last_eval: dict[str, float] = {}
+    stopped_early = False
+    model.train()
+    while progress.step < total_steps and not stopped_early:
+        epoch_setter.set_epoch(progress.epoch)
+        epoch_loader = loader
+        if progress.batch_in_epoch:
+            epoch_loader = accelerator.skip_first_batches(loader, progress.batch_in_epoch)
+        waited_from = time.perf_counter()
+        for batch in epoch_loader:
+            window["wait"] += time.perf_counter() - waited_from
+            progress.batch_in_epoch += 1
+            for reason in SKIP_REASONS:
+                progress.skipped[reason] += int(batch[f"skipped_{reason}"])
+            progress.truncated_texts += int(batch["truncated_texts"])
+            kept = len(batch["pixel_values"])
+            if kept == 0 and not distributed:
+                waited_from = time.perf_counter()
+                continue
+            with accelerator.accumulate(model):
+                outputs = model(
+                    input_ids=batch["input_ids"],
+                    attention_mask=batch["attention_mask"],
+                    pixel_values=batch["pixel_values"],
+                )
+                loss = clip_loss(
+                    outputs.image_embeds.float(),
+                    outputs.text_embeds.float(),
+                    unwrapped.logit_scale.float(),
+                    distributed=distributed,
+                )
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            progress.samples += kept
+            window["samples"] += kept
+            window["loss"] += loss.detach().item()
+            window["batches"] += 1
+            if accelerator.sync_gradients:
+                scheduler.step()
+                with torch.no_grad():  # CLIP: the temperature may not exceed 100
+                    unwrapped.logit_scale.clamp_(0, math.log(config.max_logit_scale))
+                progress.step += 1
+                bar.update(1)
+                step = progress.step
+                now = time.perf_counter()
+                if step > 1:  # the first step pays for warm-up (workers, allocations)
+                    timing["samples"] += window["samples"]
+                    timing["wait"] += window["wait"]
+                    timing["elapsed"] += now - window["start"]
+                if step % config.log_every == 0 or step == total_steps or step == 1:
+                    record = _log_record(accelerator, window, progress, scheduler, unwrapped, now)
+                    bar.set_postfix(
+                        loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}"
+                    )
+                    metrics.write(record, step)
+                    window.update(samples=0, wait=0.0, loss=0.0, batches=0)
+                else:
+                    window.update(samples=0, wait=0.0)
+                window["start"] = time.perf_counter()
+                if config.eval_every and step % config.eval_every == 0 and step < total_steps:
+                    last_eval = run_eval(step)
+                if config.checkpoint_every and step % config.checkpoint_every == 0:
+                    accelerator.save_state()
+                if step >= total_steps:
+                    break
+                if config.stop_after_steps and step >= config.stop_after_steps:
+                    stopped_early = True
+                    break
+            waited_from = time.perf_counter()
+        else:
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+    bar.close()
+
+    summary = _summary(accelerator, progress, timing, total_steps)
+    if not stopped_early:
+        last_eval = run_eval(progress.step) or last_eval
+        _save_final(accelerator, unwrapped, processor, output_dir / "final")
+    summary.update(last_eval)
+    summary["stopped_early"] = stopped_early
+    if accelerator.is_main_process:
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    accelerator.print(
+        f"done: {progress.step} steps; skipped images {summary['skipped']}; "
+        f"{summary['truncated_texts']} texts truncated to {config.max_text_length} tokens"
+    )
+    accelerator.end_training()
+    return summary
+
+
+def _reduce_sum(accelerator, value: float) -> float:
+    tensor = torch.tensor([float(value)], device=accelerator.device)
+    return float(accelerator.reduce(tensor, reduction="sum").item())
+
+
+def _log_record(accelerator, window, progress: TrainProgress, scheduler, unwrapped, now: float):
+    elapsed = max(now - window["start"], 1e-9)
+    batches = max(window["batches"], 1)
+    record: dict[str, Any] = {
+        "epoch": progress.epoch,
+        "loss": _reduce_sum(accelerator, window["loss"] / batches) / accelerator.num_processes,
+        "lr": scheduler.get_last_lr()[0],
+        "logit_scale": unwrapped.logit_scale.exp().item(),
+        "samples_per_s": _reduce_sum(accelerator, window["samples"]) / elapsed,
+        "data_wait_frac": window["wait"] / elapsed,
+        "truncated_texts": int(_reduce_sum(accelerator, progress.truncated_texts)),
+    }
+    for reason in SKIP_REASONS:
+        record[f"skipped_{reason}"] = int(_reduce_sum(accelerator, progress.skipped[reason]))
+    return record
+
+
+def _summary(accelerator, progress: TrainProgress, timing, total_steps: int) -> dict[str, Any]:
+    elapsed = max(timing["elapsed"], 1e-9)
+    return {
+        "steps": progress.step,
+        "total_steps": total_steps,
+        "samples": int(_reduce_sum(accelerator, progress.samples)),
+        "samples_per_s": _reduce_sum(accelerator, timing["samples"]) / elapsed
+        if timing["elapsed"]
+        else None,
+        "data_wait_frac": timing["wait"] / elapsed if timing["elapsed"] else None,
+        "skipped": {r: int(_reduce_sum(accelerator, progress.skipped[r])) for r in SKIP_REASONS},
+        "truncated_texts": int(_reduce_sum(accelerator, progress.truncated_texts)),
+    }
+
+
+def _save_final(accelerator, unwrapped, processor, final_dir: Path) -> None:
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped.save_pretrained(final_dir, safe_serialization=True)
+        processor.save_pretrained(final_dir)
+    accelerator.wait_for_everyone()
