@@ -84,10 +84,13 @@ def open_package(path: Path) -> Package:
             if file.is_file() and file.resolve().is_relative_to(root):
                 files[file.relative_to(root.parent).as_posix()] = file
         return Package(path.name, files)
+    archive = None
     try:
-        archive = tarfile.open(path, "r:*")
+        archive = tarfile.open(path, "r:*")  # noqa: SIM115 - the caller closes it after reading
         members = archive.getmembers()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        if archive is not None:
+            archive.close()
         raise SkipRecord("corrupt_package", f"{path.name}: {error}") from error
     files = {}
     for member in members[:MAX_MEMBERS]:
