@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 KINDS_NON_HISTOLOGY = ("title", "chart", "speaker")
 MOTIONS = ("still", "cursor", "pan", "zoom")
 TRANSITIONS = ("cut", "fade")
-HOLD = 3.6  # seconds a pan/zoom slide stays still before and after moving (>= the 3 s window)
+HOLD = 4.0  # seconds a pan/zoom slide stays still before and after moving (> the 3 s window)
 
 TOPICS = [
     ("colon", "colonic adenocarcinoma", "gastrointestinal"),
@@ -627,4 +627,51 @@ def write_sample_videos(out_dir: Path, rng: np.random.Generator, base_url: str) 
             "asr": "captions",
             "pages": pages,
         }
+    }
+
+
+def score_pairs(pairs: list[dict], truth: dict) -> dict:
+    """Score a video's ``pairs.jsonl`` rows against its ``truth.json``.
+
+    A pair is correct when its image (the middle of its window) lies in a histology slide and most
+    of the narration words inside its text window (truth word timings) belong to that slide.
+    """
+    slides = truth["slides"]
+
+    def slide_at(t: float) -> dict:
+        for slide in slides:
+            if slide["start"] <= t < slide["end"]:
+                return slide
+        return slides[-1]
+
+    words = [(w, s["index"]) for s in slides for w in s["words"]]
+    correct_slides: set[int] = set()
+    correct = non_histology = 0
+    magnification_hits = magnification_total = 0
+    for pair in pairs:
+        end_time = pair.get("image_end_time", pair["image_time"])
+        slide = slide_at((pair["image_time"] + end_time) / 2)
+        inside = [
+            index
+            for w, index in words
+            if pair["start_time"] <= (w["start"] + w["end"]) / 2 < pair["end_time"]
+        ]
+        own = sum(1 for index in inside if index == slide["index"])
+        if not slide["histology"]:
+            non_histology += 1
+        elif inside and own / len(inside) >= 0.5:
+            correct += 1
+            correct_slides.add(slide["index"])
+            if slide["stain"] == "H&E":
+                magnification_total += 1
+                magnification_hits += int(pair.get("magnification") == slide["magnification"])
+    histology_slides = [s["index"] for s in slides if s["histology"]]
+    return {
+        "pairs": len(pairs),
+        "correct": correct,
+        "non_histology_pairs": non_histology,
+        "histology_slides": len(histology_slides),
+        "slides_with_correct_pair": len(correct_slides),
+        "magnification_hits": magnification_hits,
+        "magnification_total": magnification_total,
     }

@@ -97,12 +97,18 @@ def thumb_step(width: int, thumb_width: int) -> int:
 
 
 def iter_samples(
-    path: Path, *, sample_fps: float = 4.0, thumb_width: int = 160, skip_nonref: bool = True
+    path: Path,
+    *,
+    sample_fps: float = 4.0,
+    thumb_width: int = 160,
+    skip_nonref: bool = True,
+    counts: dict[str, int] | None = None,
 ) -> Iterator[Sample]:
     """Decode ``path`` and yield about ``sample_fps`` frames per second as ``Sample``s.
 
     ``skip_nonref`` asks the decoder to skip frames no other frame refers to (H.264 B-frames):
     at a few samples per second they are never needed, and skipping them saves decode time.
+    ``counts["frames_decoded"]`` is updated when given.
 
     Raises QuiltError when the stream is corrupt or ends well before its declared duration.
     """
@@ -120,6 +126,8 @@ def iter_samples(
         step = thumb_step(stream.codec_context.width, thumb_width)
         try:
             for frame in container.decode(stream):
+                if counts is not None:
+                    counts["frames_decoded"] = counts.get("frames_decoded", 0) + 1
                 if frame.time is None:
                     continue
                 last_time = frame.time

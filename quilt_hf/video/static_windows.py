@@ -181,8 +181,12 @@ def find_windows(samples: Iterable[Sample], params: WindowParams | None = None):
     return finder.finish(), finder.stats
 
 
-def find_static_windows(path: Path, params: WindowParams | None = None):
-    """Decode ``path`` and return ``(windows, stats)``."""
+def find_static_windows(
+    path: Path, params: WindowParams | None = None, counts: dict[str, int] | None = None
+):
+    """Decode ``path`` and return ``(windows, stats)``; ``counts`` gets ``frames_decoded``."""
     params = params or WindowParams()
-    samples = iter_samples(path, sample_fps=params.sample_fps, thumb_width=params.thumb_width)
+    samples = iter_samples(
+        path, sample_fps=params.sample_fps, thumb_width=params.thumb_width, counts=counts
+    )
     return find_windows(samples, params)

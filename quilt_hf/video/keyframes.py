@@ -1,0 +1,117 @@
+"""From static windows to keyframes: near-duplicates merged, histology classified, magnification set.
+
+- **Near-duplicates.** A lecturer often returns to a slide, and a cursor that stops for a while can
+  split one slide into two windows. A window whose image is within ``phash_distance`` bits (64-bit
+  perceptual hash) AND ``max_pixel_diff`` grey levels (mean absolute difference of 32x32
+  thumbnails) of an earlier keyframe reuses that keyframe's image: one stored image, several
+  windows in time, hence several texts (many-to-many pairing).
+- **Histology.** Unique images go through the histology classifier (``quilt_hf.filters.histology``;
+  an ensemble there says yes if any member does); P(histology) >= its threshold is histology.
+- **Magnification.** ``magnification.estimate_magnification`` on histology images only.
+- **Names.** ``{video_id}_image_{uuid}.jpg`` as released, with ``uuid5(video id, window start)`` so a
+  rerun over the same video writes the same names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from quilt_hf.video.static_windows import StaticWindow
+
+IMAGE_NAMESPACE = uuid.UUID("6f1b3c52-5a57-4d1e-9b0c-7175696c7431")  # fixed: names are reproducible
+
+
+@dataclass
+class Keyframe:
+    start: float  # when the image appears (window start), seconds
+    end: float  # when the window ends
+    image: Image.Image
+    image_name: str  # file name under images/
+    canonical: int  # index of the keyframe whose image this one shares (itself when unique)
+    histology_prob: float = 0.0
+    is_histology: bool = False
+    magnification: int = -1
+
+
+def image_name(video_id: str, start: float) -> str:
+    """``{video_id}_image_{uuid}.jpg`` with a uuid that depends only on the video and the time."""
+    return f"{video_id}_image_{uuid.uuid5(IMAGE_NAMESPACE, f'{video_id}@{start:.3f}')}.jpg"
+
+
+def _signature(image: Image.Image) -> tuple[int, np.ndarray]:
+    import imagehash
+
+    phash = int(str(imagehash.phash(image)), 16)
+    small = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
+    return phash, small
+
+
+def canonical_indices(
+    images: Sequence[Image.Image], *, phash_distance: int = 8, max_pixel_diff: float = 8.0
+) -> list[int]:
+    """For each image, the index of the first earlier image it nearly duplicates (or itself)."""
+    signatures = [_signature(image) for image in images]
+    canonical: list[int] = []
+    for i, (phash, small) in enumerate(signatures):
+        match = i
+        for j in sorted(set(canonical)):
+            other_hash, other_small = signatures[j]
+            if (phash ^ other_hash).bit_count() <= phash_distance and float(
+                np.abs(small - other_small).mean()
+            ) <= max_pixel_diff:
+                match = j
+                break
+        canonical.append(match)
+    return canonical
+
+
+def build_keyframes(
+    windows: Sequence[StaticWindow],
+    video_id: str,
+    classifier,
+    *,
+    threshold: float | None = None,
+    phash_distance: int = 8,
+    max_pixel_diff: float = 8.0,
+) -> list[Keyframe]:
+    """Keyframes in time order; duplicates share the canonical image, name and labels."""
+    from quilt_hf.video.magnification import estimate_magnification
+
+    canonical = canonical_indices(
+        [w.image for w in windows], phash_distance=phash_distance, max_pixel_diff=max_pixel_diff
+    )
+    unique = sorted(set(canonical))
+    probs = (
+        np.asarray(classifier.predict_proba([windows[i].image for i in unique]), dtype=float)
+        if unique
+        else np.zeros(0)
+    )
+    if threshold is None:
+        threshold = float(getattr(classifier, "threshold", 0.5))
+    labels: dict[int, tuple[float, bool, int]] = {}
+    for i, prob in zip(unique, probs, strict=True):
+        histology = bool(prob >= threshold)
+        magnification = estimate_magnification(windows[i].image) if histology else -1
+        labels[i] = (float(prob), histology, magnification)
+    keyframes = []
+    for i, window in enumerate(windows):
+        c = canonical[i]
+        prob, histology, magnification = labels[c]
+        keyframes.append(
+            Keyframe(
+                start=window.start,
+                end=window.end,
+                image=windows[c].image,
+                image_name=image_name(video_id, windows[c].start),
+                canonical=c,
+                histology_prob=prob,
+                is_histology=histology,
+                magnification=magnification,
+            )
+        )
+    return keyframes
