@@ -158,24 +158,3 @@ def test_run_without_captions_needs_a_fallback(lectures, tmp_path):
             [{"id": "mute", "webpage_url": f"{base}/mute.html"}], tmp_path / "o", progress=False
         )
     assert summary["failures"] == {"no_captions": 1}
-
-
-pipeline = pytest.importorskip  # the real process_video is the video engineer's; run when it lands
-
-
-@pytest.mark.slow
-def test_run_cli_end_to_end_with_the_real_pipeline(lectures, tmp_path):
-    pipeline("quilt_hf.video.pipeline")
-    out = tmp_path / "run"
-    with serve(lectures) as base:
-        videos = write_videos(tmp_path / "v.jsonl", base, ["good1", "cut", "missing"])
-        code = main(
-            ["youtube", "run", "--videos", str(videos), "--out", str(out), "--workers", "2"]
-        )
-    assert code == 0
-    summary = json.loads((out / "run_summary.json").read_text())
-    by_id = {r["id"]: r for r in summary["results"]}
-    assert by_id["good1"]["status"] == "processed"
-    assert (out / "good1" / "stats.json").is_file() and (out / "good1" / "pairs.jsonl").is_file()
-    assert by_id["cut"]["status"] == "failed" and by_id["missing"]["reason"] == "not_found"
-    assert by_id["../../escape"]["reason"] == "unsafe_id"

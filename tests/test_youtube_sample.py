@@ -64,3 +64,59 @@ def test_sample_lecture_pages_are_discovered_and_fetched(corpus, tmp_path):
     assert server_error["status"] == "failed" and server_error["reason"] == "server_error"
     cut = next(r for vid, r in results.items() if vid.startswith("lecture02"))
     assert cut["status"] == "failed" and cut["reason"] == "incomplete", cut
+
+
+@pytest.mark.slow
+def test_run_and_build_source_end_to_end_on_sample_lectures(corpus, tmp_path):
+    """discover -> run (fetch + the real process_video) -> the ``quilt`` build source."""
+    pytest.importorskip("quilt_hf.video.pipeline")
+    pytest.importorskip("quilt_hf.text.pipeline")
+    from quilt_hf.cli import main
+    from quilt_hf.records import Candidate
+    from quilt_hf.sources import quilt
+
+    web, truths = corpus
+    videos, out = tmp_path / "videos.jsonl", tmp_path / "youtube"
+    with serve_sample(web) as base:
+        pages = [arg for vid in truths for arg in ("--url", f"{base}/videos/{vid}.html")]
+        assert (
+            main(
+                [
+                    "youtube",
+                    "discover",
+                    "--no-search",
+                    *pages,
+                    "--min-duration",
+                    "0",
+                    "--out",
+                    str(videos),
+                ]
+            )
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "youtube",
+                    "run",
+                    "--videos",
+                    str(videos),
+                    "--out",
+                    str(out),
+                    "--workers",
+                    "2",
+                    "--retries",
+                    "1",
+                ]
+            )
+            == 0
+        )
+    summary = json.loads((out / "run_summary.json").read_text())
+    by_id = {r["id"][: len("lecture00")]: r for r in summary["results"]}
+    assert by_id["lecture00"]["status"] == "processed", by_id["lecture00"]
+    assert by_id["lecture01"]["reason"] == "server_error"
+    assert by_id["lecture02"]["reason"] == "incomplete"
+    tasks = quilt.plan_shards({"pairs": ["youtube/*/pairs.jsonl"]}, tmp_path, 100, {})
+    candidates = [c for t in tasks for c in quilt.iter_candidates(t) if isinstance(c, Candidate)]
+    assert candidates, "the processed lecture yields pairs"
+    assert all(c.source_id.startswith("lecture00") and c.caption for c in candidates)

@@ -211,7 +211,8 @@ def _process_extra(args: argparse.Namespace) -> dict[str, Any]:
     if not args.llm_base_url or not args.llm_model:
         raise QuiltError("--corrector openai needs --llm-base-url and --llm-model")
     check_llm_endpoint(args.llm_base_url)
-    return {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
+    # process_video hands text_options to quilt_hf.text.pipeline.TextStage
+    return {"text_options": {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}}
 
 
 def check_llm_endpoint(base_url: str, timeout: float = 5.0) -> None:
