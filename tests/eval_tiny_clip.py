@@ -90,3 +90,70 @@ def save_tiny_clip(folder: Path, seed: int = 0, image_size: int = 32) -> Path:
         path.unlink()
     tok_dir.rmdir()
     return folder
+
+
+QUILT_README = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*
+  - split: val
+    path: data/val-*
+license: cc-by-nc-nd-3.0
+---
+# tiny quilt_1m test folder
+"""
+
+
+def solid_jpeg(seed: int, size: int = 40) -> bytes:
+    """A small distinct JPEG (noise seeded by ``seed``)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def write_quilt_folder(folder: Path, rows_by_split: dict[str, list[dict]]) -> Path:
+    """Write ``folder/data/{split}-00000-of-00001.parquet`` + README in the quilt_1m layout."""
+    from datasets import Dataset
+
+    from quilt_hf.schema import FEATURES, make_record
+
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for split, rows in rows_by_split.items():
+        records = [make_record(split=split, **row) for row in rows]
+        columns = {name: [r[name] for r in records] for name in FEATURES}
+        Dataset.from_dict(columns, features=FEATURES).to_parquet(
+            str(folder / "data" / f"{split}-00000-of-00001.parquet")
+        )
+    (folder / "README.md").write_text(QUILT_README, encoding="utf-8")
+    return folder
+
+
+def many_to_many_rows(num_images: int, texts_per_image: int = 2, offset: int = 0) -> list[dict]:
+    """Rows where each image (same sha256) has several captions."""
+    from quilt_hf.images import sha256_hex
+
+    rows = []
+    for i in range(num_images):
+        jpeg = solid_jpeg(offset + i)
+        for t in range(1 + (i % texts_per_image)):
+            rows.append(
+                {
+                    "image": {"bytes": jpeg, "path": f"img{offset + i}.jpg"},
+                    "caption": f"slide {offset + i} caption {t} showing tissue",
+                    "subset": "quilt",
+                    "source_id": f"vid{(offset + i) % 3}",
+                    "image_sha256": sha256_hex(jpeg),
+                    "magnification": i % 3,
+                    "image_url": f"https://www.youtube.com/watch?v=vid{(offset + i) % 3}",
+                    "image_time": float(i),
+                }
+            )
+    return rows
