@@ -40,6 +40,7 @@ from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import DEFAULT_MAX_PIXELS
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.sources.licenses import license_name
 from quilt_hf.sources.panels import caption_panels, find_panels
 
 SUBSET = "pubmed"
@@ -302,25 +303,14 @@ def _pmcid_from_name(name: str) -> str | None:
     return match[0] if match else None
 
 
-_CC = re.compile(r"creativecommons\.org/(licenses|publicdomain)/([a-z-]+)/(\d\.\d)", re.IGNORECASE)
-
-
 def article_license(root: Element) -> str:
     """ "CC BY 4.0"-style name of the article licence, else its url or type, else ""."""
     for license_ in root.iter("license"):
         ref = license_.get(XLINK_HREF) or ""
-        ali = license_.find(ALI_LICENSE_REF)
-        if not ref and ali is not None:
-            ref = (ali.text or "").strip()
         if not ref:
-            for found in root.iter(ALI_LICENSE_REF):
-                ref = (found.text or "").strip()
-                break
-        match = _CC.search(ref)
-        if match:
-            kind, code, version = match.groups()
-            if kind.lower() == "publicdomain":
-                return f"CC0 {version}" if code.lower() == "zero" else f"Public Domain {version}"
-            return f"CC {code.upper()} {version}"
-        return ref or license_.get("license-type") or ""
+            ali = license_.find(ALI_LICENSE_REF)
+            if ali is None:
+                ali = next(root.iter(ALI_LICENSE_REF), None)
+            ref = (ali.text or "") if ali is not None else ""
+        return license_name(ref) or license_.get("license-type") or ""
     return ""
