@@ -4,7 +4,7 @@ Prints, for N rows (default 100,000) of ~2 KB image bytes + captions:
   floor      pyarrow ParquetWriter streaming batches built from the same row dicts
   shards     our ShardWriter writing resumable work shards (1,000 rows each) from the row dicts
   assemble   the unified builder streaming kept rows from the work shards into the final dataset
-             (dedup + split selection + datasets' parquet writer): `quilt build` minus the sources
+             (dedup + split selection + streamed parquet write): `quilt build` minus the sources
 rows/s, wall seconds and peak RSS of each (every stage runs in its own process so peak RSS is its
 own), the ratio to the floor, and the dedup stage (sha256 + perceptual hash) in images/s per core.
 
@@ -75,11 +75,10 @@ def stage_shards(rows: int, out: str) -> None:
 
 
 def stage_assemble(rows: int, out: str) -> None:
-    import datasets
-
     from loading_scripts.quilt_1m import Quilt1MBuilder
     from quilt_hf import tasks
     from quilt_hf.build_config import BuildConfig
+    from quilt_hf.dataset_folder import builder_cache_dir, prepare_folder
     from quilt_hf.records import ShardTask
 
     # The shards already exist and are done: a source that plans exactly them makes the builder
@@ -96,17 +95,14 @@ def stage_assemble(rows: int, out: str) -> None:
     tasks.SOURCE_MODULES["laion"] = "bench_done_source"
     config = BuildConfig(sources={"laion": {}}, val_fraction=0.02)
     config.filters.dedup = {"exact": True, "phash_max_distance": 0}
+    out_dir = Path(out) / "quilt_1m"
     builder = Quilt1MBuilder(
         config_name="default",
         build=config,
         work_root=str(Path(out) / "work" / "shards"),
-        cache_dir=str(Path(out) / "hf_cache"),
+        cache_dir=builder_cache_dir(out_dir),
     )
-    builder.download_and_prepare(
-        output_dir=str(Path(out) / "final"),
-        file_format="parquet",
-        download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD,
-    )
+    prepare_folder(builder, out_dir)
 
 
 def stage_dedup(images: int, out: str) -> None:
@@ -136,6 +132,14 @@ def _child(name: str, n: int, out: str, queue) -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    # import everything first: a stage's time is its work, not library start-up
+    import datasets  # noqa: F401
+    import imagehash  # noqa: F401
+
+    import loading_scripts.quilt_1m  # noqa: F401
+    import quilt_hf.shards  # noqa: F401
+    import quilt_hf.tasks  # noqa: F401
+
     started = time.perf_counter()
     (STAGES | {"dedup": stage_dedup})[name](n, out)
     seconds = time.perf_counter() - started
