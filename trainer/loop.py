@@ -173,7 +173,9 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         unit="step",
     )
     distributed = accelerator.num_processes > 1
-    window = {"samples": 0, "wait": 0.0, "start": time.perf_counter(), "loss": 0.0, "batches": 0}
+    # Time is counted per optimizer step (data wait + compute), excluding eval and checkpoints.
+    current = {"samples": 0, "wait": 0.0, "start": time.perf_counter()}
+    window = {"samples": 0, "wait": 0.0, "elapsed": 0.0, "loss": 0.0, "batches": 0}
     timing = {"samples": 0, "wait": 0.0, "elapsed": 0.0}  # excludes the first (warm-up) step
     last_eval: dict[str, float] = {}
     stopped_early = False
@@ -185,7 +187,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             epoch_loader = accelerator.skip_first_batches(loader, progress.batch_in_epoch)
         waited_from = time.perf_counter()
         for batch in epoch_loader:
-            window["wait"] += time.perf_counter() - waited_from
+            current["wait"] += time.perf_counter() - waited_from
             progress.batch_in_epoch += 1
             for reason in SKIP_REASONS:
                 progress.skipped[reason] += int(batch[f"skipped_{reason}"])
@@ -212,7 +214,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             progress.samples += kept
-            window["samples"] += kept
+            current["samples"] += kept
             window["loss"] += loss.detach().item()
             window["batches"] += 1
             if accelerator.sync_gradients:
@@ -222,21 +224,18 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
                 progress.step += 1
                 bar.update(1)
                 step = progress.step
-                now = time.perf_counter()
-                if step > 1:  # the first step pays for warm-up (workers, allocations)
-                    timing["samples"] += window["samples"]
-                    timing["wait"] += window["wait"]
-                    timing["elapsed"] += now - window["start"]
+                step_time = time.perf_counter() - current["start"]
+                for totals in (window, timing) if step > 1 else (window,):  # step 1 = warm-up
+                    totals["samples"] += current["samples"]
+                    totals["wait"] += current["wait"]
+                    totals["elapsed"] += step_time
                 if step % config.log_every == 0 or step == total_steps or step == 1:
-                    record = _log_record(accelerator, window, progress, scheduler, unwrapped, now)
+                    record = _log_record(accelerator, window, progress, scheduler, unwrapped)
                     bar.set_postfix(
                         loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}"
                     )
                     metrics.write(record, step)
-                    window.update(samples=0, wait=0.0, loss=0.0, batches=0)
-                else:
-                    window.update(samples=0, wait=0.0)
-                window["start"] = time.perf_counter()
+                    window.update(samples=0, wait=0.0, elapsed=0.0, loss=0.0, batches=0)
                 if config.eval_every and step % config.eval_every == 0 and step < total_steps:
                     last_eval = run_eval(step)
                 if config.checkpoint_every and step % config.checkpoint_every == 0:
@@ -246,6 +245,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
                 if config.stop_after_steps and step >= config.stop_after_steps:
                     stopped_early = True
                     break
+                current.update(samples=0, wait=0.0, start=time.perf_counter())
             waited_from = time.perf_counter()
         else:
             progress.epoch += 1
@@ -273,8 +273,8 @@ def _reduce_sum(accelerator, value: float) -> float:
     return float(accelerator.reduce(tensor, reduction="sum").item())
 
 
-def _log_record(accelerator, window, progress: TrainProgress, scheduler, unwrapped, now: float):
-    elapsed = max(now - window["start"], 1e-9)
+def _log_record(accelerator, window, progress: TrainProgress, scheduler, unwrapped):
+    elapsed = max(window["elapsed"], 1e-9)
     batches = max(window["batches"], 1)
     record: dict[str, Any] = {
         "epoch": progress.epoch,

@@ -1,0 +1,165 @@
+"""Trainer building blocks: transforms, sampling rule, loss, parameter groups, recall, checks."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_trainer_fixtures import CORRUPT_BYTES, ihc_crops, write_tiny_dataset
+
+from quilt_hf.errors import QuiltError, SkipRecord
+from trainer.config import TrainConfig
+from trainer.data import EvalData, ImageGroupDataset, decode_image, group_rows, load_split
+from trainer.evaluation import recall_at_k
+from trainer.loss import clip_loss
+from trainer.model import (
+    build_model,
+    check_compatible,
+    lock_towers,
+    no_decay_names,
+    parameter_groups,
+)
+from trainer.transforms import (
+    CLIP_MEAN,
+    CLIP_STD,
+    eval_transform,
+    random_resized_crop_box,
+    train_transform,
+)
+
+TINY = "trainer/configs/tiny-clip.json"
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    return write_tiny_dataset(
+        tmp_path_factory.mktemp("units") / "quilt_1m", num_train=12, num_val=6
+    )
+
+
+def test_random_resized_crop_follows_open_clip_ranges():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        left, top, right, bottom = random_resized_crop_box(120, 100, rng)
+        width, height = right - left, bottom - top
+        assert left >= 0 and right <= 120 and top >= 0 and bottom <= 100
+        assert 0.9 * 12000 * 0.97 <= width * height <= 12000
+        assert 3 / 4 - 0.05 <= width / height <= 4 / 3 + 0.05
+    # too wide for the ratio range: torchvision's fallback, the widest centred crop at ratio 4/3
+    assert random_resized_crop_box(400, 100, np.random.default_rng(0)) == (133, 0, 266, 100)
+
+
+def test_transforms_shape_normalisation_and_determinism():
+    image = Image.fromarray(np.full((60, 80, 3), 255, dtype=np.uint8))
+    first = train_transform(image, 32, np.random.default_rng([1, 2]))
+    again = train_transform(image, 32, np.random.default_rng([1, 2]))
+    assert first.shape == (3, 32, 32) and torch.equal(first, again)
+    expected = (1.0 - torch.tensor(CLIP_MEAN)) / torch.tensor(CLIP_STD)
+    assert torch.allclose(first[:, 5, 5], expected, atol=1e-4)
+    real = Image.open(io.BytesIO(ihc_crops(1, 96, 0)[0]))
+    assert eval_transform(real, 32).shape == (3, 32, 32)
+    other = train_transform(real, 32, np.random.default_rng([1, 3]))
+    assert not torch.equal(other, train_transform(real, 32, np.random.default_rng([1, 2])))
+
+
+def test_decode_image_skips_with_reasons():
+    with pytest.raises(SkipRecord) as err:
+        decode_image({"bytes": CORRUPT_BYTES, "path": None})
+    assert err.value.reason == "corrupt_image"
+    with pytest.raises(SkipRecord) as err:
+        decode_image({"bytes": None, "path": "/nonexistent.jpg"})
+    assert err.value.reason == "missing_image"
+
+
+def test_groups_and_sampling_rule(tiny_root):
+    config = TrainConfig(dataset=str(tiny_root), text_column="roi_text", seed=3)
+    ds = load_split(config, "train")
+    groups = group_rows(ds, "image_sha256")
+    shas = ds["image_sha256"]
+    assert len(groups) == len(set(shas))  # one item per unique image
+    for rows in groups:
+        assert len({shas[int(r)] for r in rows}) == 1
+    dataset = ImageGroupDataset(ds, config, image_size=32)
+    multi = next(
+        g
+        for g, rows in enumerate(dataset.groups)
+        if any(len(ds[int(r)]["roi_text"]) == 3 for r in rows)
+    )
+    seen = Counter(dataset[epoch * len(dataset) + multi]["text"] for epoch in range(40))
+    # the 3-text roi_text row and the image's other row are all sampled over epochs, not duplicated
+    assert {"glands with atypia", "brown membranous stain", "dense stroma"} <= set(seen)
+    assert dataset[multi]["text"] == dataset[multi]["text"]  # same (epoch, image) -> same choice
+    corrupt = next(
+        g
+        for g, rows in enumerate(dataset.groups)
+        if ds[int(rows[0])]["image"]["bytes"] == CORRUPT_BYTES
+    )
+    assert dataset[corrupt] == {"skip": "corrupt_image"}
+
+
+def test_eval_data_groups_positives_by_image(tiny_root):
+    config = TrainConfig(dataset=str(tiny_root))
+    data = EvalData(load_split(config, "val"), config)
+    assert len(data.image_rows) == 6
+    assert len(data.texts) == 6 + 2  # two images have a second row
+    assert Counter(Counter(data.text_image).values()) == Counter({1: 4, 2: 2})
+
+
+def test_recall_any_positive_in_top_k():
+    # 2 images, 3 texts: texts 0, 1 belong to image 0; text 2 to image 1.
+    similarity = torch.tensor([[0.1, 0.9, 0.5], [0.8, 0.2, 0.3]])
+    metrics = recall_at_k(similarity, torch.tensor([0, 0, 1]), ks=(1, 2))
+    assert metrics["i2t_R@1"] == 0.5  # image 0 finds text 1; image 1's top is text 0 (wrong)
+    assert metrics["i2t_R@2"] == 1.0
+    # text 0 -> image 1 (wrong), text 1 -> image 0 (right), text 2 -> image 0 (wrong)
+    assert metrics["t2i_R@1"] == pytest.approx(1 / 3)
+    assert metrics["t2i_R@2"] == 1.0
+
+
+def test_loss_matches_transformers_clip_loss():
+    model = build_model(TrainConfig(model_config=TINY))
+    ids = torch.tensor(
+        [[49406, 320, 1125, 49407], [49406, 2368, 49407, 49407], [49406, 539, 49407, 49407]]
+    )
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 0]])
+    out = model(
+        input_ids=ids, attention_mask=mask, pixel_values=torch.randn(3, 3, 32, 32), return_loss=True
+    )
+    ours = clip_loss(out.image_embeds, out.text_embeds, model.logit_scale)
+    assert torch.allclose(ours, out.loss, atol=1e-5)
+
+
+def test_no_weight_decay_groups_and_locked_towers():
+    model = build_model(TrainConfig(model_config=TINY))
+    names = no_decay_names(model)
+    assert "logit_scale" in names
+    assert any("embedding" in n for n in names) and any(n.endswith("bias") for n in names)
+    assert any("layer_norm" in n or "layernorm" in n for n in names)
+    decayed = {id(p) for p in parameter_groups(model, 0.2)[0]["params"]}
+    assert id(model.text_model.encoder.layers[0].self_attn.q_proj.weight) in decayed
+    lock_towers(model, lock_image=True, lock_text=False)
+    assert not any(
+        p.requires_grad for n, p in model.named_parameters() if n.startswith("vision_model.")
+    )
+    assert not model.visual_projection.weight.requires_grad
+    assert model.text_projection.weight.requires_grad and model.logit_scale.requires_grad
+
+
+def test_checkpoint_of_another_shape_is_refused(tmp_path, tiny_root):
+    from safetensors.torch import save_file
+
+    small = build_model(TrainConfig(model_config=TINY))
+    save_file(
+        {k: v.contiguous() for k, v in small.state_dict().items()},
+        str(tmp_path / "model.safetensors"),
+    )
+    check_compatible(tmp_path, small)  # same shape: fine
+    wider = tmp_path / "wide.json"
+    wider.write_text(Path(TINY).read_text().replace('"projection_dim": 32', '"projection_dim": 48'))
+    with pytest.raises(QuiltError, match="different shape"):
+        check_compatible(tmp_path, build_model(TrainConfig(model_config=str(wider))))
