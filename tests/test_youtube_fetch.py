@@ -148,6 +148,46 @@ def test_discover_pages_keeps_captioned_lectures_and_says_why_others_go(base_url
     assert len(result.errors) == 1 and "nope.html" in result.errors[0]["source"]
 
 
+def rss_feed(base: str, items: list[tuple[str, str, str]]) -> str:
+    """An RSS feed (a channel-like listing): items are (guid, page, itunes duration)."""
+    body = "".join(
+        f"<item><title>{guid}</title><link>{base}/{page}</link><guid>{guid}</guid>"
+        f"<itunes:duration>{duration}</itunes:duration></item>"
+        for guid, page, duration in items
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+        f"<channel><title>Pathology lectures</title>{body}</channel></rss>"
+    )
+
+
+def test_discover_a_listing_prefilters_flat_entries_then_extracts_each(web, base_url):
+    """A feed lists entries flat (like a channel or search): short ones never get extracted."""
+    (web / "feed.xml").write_text(
+        rss_feed(
+            base_url,
+            [
+                ("lec-a", "lecture.html", "00:10:00"),
+                ("clip-b", "lecture.html", "00:00:20"),
+                ("quiet-c", "nocaptions.html", "00:12:00"),
+                ("gone-d", "missing.html", "00:15:00"),
+                ("lec-a", "lecture.html", "00:10:00"),  # listed twice
+            ],
+        )
+    )
+    result = discover(list_sources([], 1, playlists=[f"{base_url}/feed.xml"]), FilterConfig())
+    # the page names the video (html5 entries are "<page>-1"); the feed supplies its duration
+    assert [(row["id"], row["duration"]) for row in result.kept] == [("lecture-1", 600)]
+    assert result.kept[0]["found_by"] == [f"playlist:{base_url}/feed.xml"] * 2
+    reasons = sorted((row["reason"], row["title"]) for row in result.rejected)
+    assert reasons == [
+        ("extract_failed", "gone-d"),
+        ("language", "quiet-c"),
+        ("too_short", "clip-b"),
+    ]
+
+
 def test_discover_and_fetch_cli_end_to_end(base_url, tmp_path, capsys):
     videos = tmp_path / "videos.jsonl"
     code = main(

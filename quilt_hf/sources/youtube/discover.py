@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sources.youtube.filter import FilterConfig, YtdlpLogger, rejection, summarize
+from quilt_hf.sources.youtube.filter import FilterConfig, rejection, summarize
+from quilt_hf.sources.youtube.ytdlp_log import YtdlpLogger
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +115,25 @@ def discover(
                 result.errors.append({"source": label, "error": _short(error)})
                 continue
             for entry in _flat_entries(listing):
-                video_id = entry.get("id")
-                if not isinstance(video_id, str):
+                # flat entries of feeds carry no id until extracted: key them by url
+                key = entry.get("id") or entry.get("url")
+                if not isinstance(key, str):
                     continue
-                found_by.setdefault(video_id, []).append(label)
-                candidates.setdefault(video_id, entry)
+                found_by.setdefault(key, []).append(label)
+                candidates.setdefault(key, entry)
 
     seen: set[str] = set()
     with yt_dlp.YoutubeDL(options) as ydl:
-        for video_id, entry in progress(list(candidates.items())):
-            base = {"id": video_id, "title": entry.get("title"), "found_by": found_by[video_id]}
+        for key, entry in progress(list(candidates.items())):
+            base = {"id": entry.get("id"), "title": entry.get("title"), "found_by": found_by[key]}
+            if base["id"] is None:
+                base["url"] = key
             reason = rejection(entry, config)
             if reason is None and entry.get("_type") in ("url", "url_transparent"):
                 try:
-                    entry = ydl.extract_info(entry.get("url") or video_id, download=False)
+                    # resolves the reference the way yt-dlp does (url_transparent keeps the
+                    # listing's fields, e.g. a feed's duration, where the page has none)
+                    entry = ydl.process_ie_result(dict(entry), download=False)
                 except yt_dlp.utils.DownloadError as error:
                     reason = ("extract_failed", _short(error))
                 else:
@@ -138,7 +144,7 @@ def discover(
                 result.rejected.append({**base, "reason": reason[0], "detail": reason[1]})
                 continue
             seen.add(entry["id"])
-            result.kept.append({**summarize(entry, config), "found_by": found_by[video_id]})
+            result.kept.append({**summarize(entry, config), "found_by": found_by[key]})
     return result
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.sources.youtube.filter import YtdlpLogger, safe_video_id
+from quilt_hf.sources.youtube.filter import safe_video_id
+from quilt_hf.sources.youtube.ytdlp_log import YtdlpLogger
 
 log = logging.getLogger(__name__)
 

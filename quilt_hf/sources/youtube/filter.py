@@ -22,27 +22,6 @@ SHORTS_MAX_SECONDS = 180  # YouTube Shorts are at most 3 minutes
 SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 
 
-class YtdlpLogger:
-    """Route yt-dlp's messages to Python logging (errors are also returned as reasons)."""
-
-    def __init__(self, name: str = "yt_dlp") -> None:
-        import logging
-
-        self._log = logging.getLogger(name)
-
-    def debug(self, message: str) -> None:
-        self._log.debug(message)
-
-    def info(self, message: str) -> None:
-        self._log.debug(message)
-
-    def warning(self, message: str) -> None:
-        self._log.debug(message)  # generic-extractor fallbacks are routine, not news
-
-    def error(self, message: str) -> None:
-        self._log.info(message)
-
-
 def safe_video_id(video_id: object) -> str:
     """Return ``video_id`` if it can be used as a folder name, else raise ``ValueError``.
 
@@ -127,10 +106,12 @@ def rejection(info: Mapping[str, Any], config: FilterConfig) -> tuple[str, str] 
     Works on flat entries too (search results carry id, title, duration, live_status, url): rules
     whose field is absent are skipped, so a flat pre-filter can run before the full extraction.
     """
-    try:
-        safe_video_id(info.get("id"))
-    except ValueError as error:
-        return "unsafe_id", str(error)
+    flat = info.get("_type") in ("url", "url_transparent")
+    if not (flat and info.get("id") is None):  # a feed's flat entry gets its id on extraction
+        try:
+            safe_video_id(info.get("id"))
+        except ValueError as error:
+            return "unsafe_id", str(error)
     live_status = info.get("live_status")
     if live_status in NOT_RECORDED or info.get("is_live"):
         return "live", f"live_status={live_status}"
@@ -146,7 +127,7 @@ def rejection(info: Mapping[str, Any], config: FilterConfig) -> tuple[str, str] 
             return "too_short", f"{duration:.0f}s < {config.min_duration:.0f}s"
         if duration > config.max_duration:
             return "too_long", f"{duration:.0f}s > {config.max_duration:.0f}s"
-    if info.get("_type") in ("url", "url_transparent"):
+    if flat:
         return None  # a flat entry: the remaining rules need the full info dict
     language = spoken_language(info)
     if (
