@@ -120,3 +120,36 @@ def test_run_and_build_source_end_to_end_on_sample_lectures(corpus, tmp_path):
     candidates = [c for t in tasks for c in quilt.iter_candidates(t) if isinstance(c, Candidate)]
     assert candidates, "the processed lecture yields pairs"
     assert all(c.source_id.startswith("lecture00") and c.caption for c in candidates)
+
+
+@pytest.mark.slow
+def test_run_bad_inputs_are_reasoned_and_the_good_video_survives(corpus, tmp_path):
+    """Real process_video on: a good lecture, a corrupt mp4, empty and malformed captions."""
+    pytest.importorskip("quilt_hf.video.pipeline")
+    pytest.importorskip("quilt_hf.text.pipeline")
+    from quilt_hf.sources.youtube.run import run_videos
+
+    web, _ = corpus
+    bad = tmp_path / "web"
+    bad.mkdir()
+    good = (web / "videos" / "lecture00.mp4").read_bytes()
+    captions = (web / "videos" / "lecture00.vtt").read_text()
+    pages = {
+        "good": (good, captions),
+        "corrupt": (good[: len(good) // 2] + bytes(4096), captions),  # fetched whole, decodes badly
+        "empty": (good, ""),
+        "malformed": (good, "this is not WEBVTT\n\n00:00 --> soon\nhello\n"),
+    }
+    for name, (data, text) in pages.items():
+        (bad / f"{name}.mp4").write_bytes(data)
+        (bad / f"{name}.vtt").write_text(text)
+        (bad / f"{name}.html").write_text(video_page(name, name))
+    with serve_sample(bad) as base:
+        rows = [{"id": name, "webpage_url": f"{base}/{name}.html"} for name in pages]
+        summary = run_videos(rows, tmp_path / "out", workers=2, progress=False)
+    by_id = {r["id"]: r for r in summary["results"]}
+    assert by_id["good"]["status"] == "processed" and by_id["good"]["pairs"] > 0
+    for name in ("corrupt", "empty", "malformed"):
+        assert by_id[name]["status"] == "failed" and by_id[name]["stage"] == "process", by_id[name]
+        assert by_id[name]["detail"], by_id[name]
+        assert not (tmp_path / "out" / name / "stats.json").exists()

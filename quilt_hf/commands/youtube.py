@@ -143,6 +143,8 @@ def _add_fetch_options(p: argparse.ArgumentParser) -> None:
         "--ffmpeg", default=None, help="ffmpeg binary (default: system, else imageio-ffmpeg's)"
     )
     p.add_argument("--no-archive", action="store_true", help="do not use download_archive.txt")
+    p.add_argument("--cookies", type=Path, help="Netscape cookies file (YouTube bot checks)")
+    p.add_argument("--sleep", type=float, default=0.0, help="seconds to wait between downloads")
 
 
 def _fetch_options(args: argparse.Namespace):
@@ -154,7 +156,19 @@ def _fetch_options(args: argparse.Namespace):
         fragment_retries=args.retries,
         ffmpeg_location=args.ffmpeg,
         use_archive=not args.no_archive,
+        extra=_ytdlp_extra(args),
     )
+
+
+def _ytdlp_extra(args: argparse.Namespace) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if args.cookies is not None:
+        if not args.cookies.is_file():
+            raise QuiltError(f"cookies file not found: {args.cookies}")
+        extra["cookiefile"] = str(args.cookies)
+    if args.sleep > 0:
+        extra["sleep_interval"] = args.sleep
+    return extra
 
 
 def _register_fetch(commands: argparse._SubParsersAction) -> None:
