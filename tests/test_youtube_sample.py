@@ -153,3 +153,28 @@ def test_run_bad_inputs_are_reasoned_and_the_good_video_survives(corpus, tmp_pat
         assert by_id[name]["status"] == "failed" and by_id[name]["stage"] == "process", by_id[name]
         assert by_id[name]["detail"], by_id[name]
         assert not (tmp_path / "out" / name / "stats.json").exists()
+
+
+@pytest.mark.slow
+def test_build_source_processes_local_sample_videos(corpus, tmp_path):
+    """``sources.quilt: {videos: [...], captions: vtt}`` as the sample's build.yaml writes it."""
+    pytest.importorskip("quilt_hf.video.pipeline")
+    pytest.importorskip("quilt_hf.text.pipeline")
+    import shutil
+
+    from quilt_hf.records import Candidate
+    from quilt_hf.sources import quilt
+
+    web, truths = corpus
+    videos = tmp_path / "web" / "videos"
+    videos.mkdir(parents=True)
+    for name in ("lecture00.mp4", "lecture00.vtt"):
+        shutil.copy(web / "videos" / name, videos / name)
+    config = {"videos": ["web/videos/*.mp4"], "captions": "vtt", "asr": "captions"}
+    [task] = quilt.plan_shards(config, tmp_path, 100, {})
+    items = list(quilt.iter_candidates(task))
+    candidates = [c for c in items if isinstance(c, Candidate)]
+    assert candidates, items
+    assert (tmp_path / "youtube_work" / "lecture00" / "stats.json").is_file()
+    assert all(c.source_id == "lecture00" for c in candidates)
+    assert all(c.fields["image_path"].startswith("lecture00_image_") for c in candidates)
