@@ -70,7 +70,7 @@ def run_demo(
     with _step(result, "evaluate"):
         result.zeroshot, result.retrieval = evaluate(final, dataset_dir, eval_dir)
     with _step(result, "cards"):
-        write_model_card_for_demo(final, run_dir, eval_dir, dataset_dir)
+        write_model_card_for_demo(final, eval_dir, dataset_dir)
     (out_dir / "demo_summary.json").write_text(
         json.dumps(
             {
@@ -142,25 +142,31 @@ def evaluate(model_dir: Path, dataset_dir: Path, eval_dir: Path):
     ])  # fmt: skip
     if code:
         raise QuiltError("evaluation failed; see above")
-    zeroshot, retrieval = {}, {}
-    for path in sorted(eval_dir.glob("*.json")):
-        data = json.loads(path.read_text())
-        metrics = data.get("metrics", data)
-        if "zeroshot" in path.name:
-            zeroshot[path.name.split("__")[0]] = {
-                k: v for k, v in metrics.items() if isinstance(v, (int, float))
-            }
-        elif "retrieval" in path.name:
-            retrieval = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    from quilt_hf.eval.results import load_results
+
+    zeroshot: dict[str, dict[str, float]] = {}
+    retrieval: dict[str, float] = {}
+    for record in load_results(eval_dir):
+        numbers = {k: v for k, v in record.metrics.items() if isinstance(v, (int, float))}
+        if record.task == "zeroshot":
+            zeroshot[record.dataset] = numbers
+        elif record.task == "retrieval":
+            retrieval = numbers
     return zeroshot, retrieval
 
 
-def write_model_card_for_demo(
-    model_dir: Path, run_dir: Path, eval_dir: Path, dataset_dir: Path
-) -> None:
-    from quilt_hf.model_card import write_model_card
+def write_model_card_for_demo(model_dir: Path, eval_dir: Path, dataset_dir: Path) -> None:
+    from quilt_hf.eval.results import load_results
+    from quilt_hf.model_card import render_model_card
 
-    write_model_card(model_dir, run_dir=run_dir, eval_dir=eval_dir, dataset=str(dataset_dir))
+    render_model_card(
+        model_dir,
+        "quilt-hf/quiltnet-tiny-demo",
+        base_model="random tiny CLIP (trainer/configs/tiny-clip.json)",
+        dataset_id=dataset_dir.name,
+        results=load_results(eval_dir),
+        chart=eval_dir / "zeroshot.png",
+    )
 
 
 def format_demo_summary(result: DemoResult) -> str:
