@@ -16,6 +16,7 @@ a second cannot hold a worker), and there are at most ``1 + retries`` attempts w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import threading
@@ -184,6 +185,9 @@ class Downloader:
             raise _Failure("connection_error", retryable=True) from error
         try:
             return self._read_body(response, started)
+        except _Failure:
+            _discard(response)
+            raise
         finally:
             response.release_conn()
 
@@ -192,7 +196,6 @@ class Downloader:
     ) -> tuple[bytes, int, str]:
         status = response.status
         if not 200 <= status < 300:
-            response.drain_conn()
             retryable = status >= 500 or status in RETRYABLE_STATUSES
             raise _Failure(f"http_{status}", retryable=retryable, status=status)
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -230,6 +233,13 @@ class Downloader:
         if received == 0:
             raise _Failure("empty_body", retryable=False, status=status)
         return b"".join(chunks), status, content_type
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Close the connection of a response we do not read to the end. Draining it instead would
+    keep the connection but could wait on a dripping body; the pool simply reconnects."""
+    with contextlib.suppress(HTTPError, OSError):
+        response.close()
 
 
 def _content_length(response: urllib3.BaseHTTPResponse) -> int | None:
