@@ -94,7 +94,7 @@ def _brute_force(stored: list[int], query: int, distance: int) -> bool:
     return any((query ^ s).bit_count() <= distance for s in stored)
 
 
-@pytest.mark.parametrize("distance", [0, 3, 6, 10])
+@pytest.mark.parametrize("distance", [0, 3, 4, 6, 10, 13])
 def test_band_index_equals_brute_force_on_random_hashes(distance):
     rng = np.random.default_rng(distance)
     stored = [int(v) for v in rng.integers(0, 2**63, size=3000, dtype=np.uint64) * 2 + 1]

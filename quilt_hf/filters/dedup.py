@@ -5,13 +5,18 @@ PubMed is kept once. It holds only integers and 32-byte digests, never images: ~
 on the order of a few hundred MB at most.
 
 Near-duplicate lookup uses multi-index hashing (Norouzi et al., "Fast search in Hamming space
-with multi-index hashing", CVPR 2012): the 64-bit pHash is split into d+1 disjoint bands. If two
-hashes differ in at most d bits, those bits fall in at most d bands, so by pigeonhole at least one
-band is identical. Each band has its own dict band-value -> hashes, so a lookup only checks the
-hashes that share a band exactly instead of scanning all n stored hashes.
+with multi-index hashing", CVPR 2012) instead of an O(n) scan: the 64-bit pHash is split into 4
+bands of 16 bits, each with its own dict band-value -> hashes. By pigeonhole, if two hashes differ
+in at most d bits, at least one band differs in at most r = d // 4 bits (otherwise the 4 bands
+would hold >= 4 * (r + 1) > d differing bits). A lookup therefore probes, in each band, the band
+values within r bits of the query's (d = 6 -> r = 1 -> 17 probes per band) and checks only the
+hashes found there: about n / 2**16 * 68 candidates, versus n for a scan (1M stored -> ~1,000).
+(The simpler d + 1 exact-match bands would be ~9 bits wide here: ~2,000 candidates per band.)
 """
 
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 from PIL import Image
@@ -31,15 +36,17 @@ def phash_int(image: Image.Image) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def _band_slices(n_bands: int) -> list[tuple[int, int]]:
-    """(shift, mask) for ``n_bands`` near-equal bands covering all 64 bits."""
-    base, extra = divmod(HASH_BITS, n_bands)
-    slices, shift = [], 0
-    for band in range(n_bands):
-        width = base + (1 if band < extra else 0)
-        slices.append((shift, (1 << width) - 1))
-        shift += width
-    return slices
+N_BANDS = 4
+BAND_BITS = HASH_BITS // N_BANDS
+BAND_MASK = (1 << BAND_BITS) - 1
+
+
+def _probe_masks(radius: int) -> list[int]:
+    """Every 16-bit XOR mask with at most ``radius`` bits set (the band values to probe)."""
+    masks = [0]
+    for bits in range(1, radius + 1):
+        masks += [sum(1 << b for b in chosen) for chosen in combinations(range(BAND_BITS), bits)]
+    return masks
 
 
 class Deduplicator:
@@ -55,8 +62,8 @@ class Deduplicator:
             raise QuiltError(f"phash_max_distance must be < {HASH_BITS}")
         self.max_distance = int(phash_max_distance)
         self._digests: set[bytes] = set()
-        self._bands = _band_slices(self.max_distance + 1) if self.max_distance >= 0 else []
-        self._index: list[dict[int, list[int]]] = [{} for _ in self._bands]
+        self._probes = _probe_masks(self.max_distance // N_BANDS) if self.max_distance >= 0 else []
+        self._index: list[dict[int, list[int]]] = [{} for _ in range(N_BANDS)]
         self.n_hashes = 0
 
     def __len__(self) -> int:
@@ -73,10 +80,12 @@ class Deduplicator:
 
     def find_near(self, phash: int) -> int | None:
         """A stored hash within ``max_distance`` bits of ``phash``, or None."""
-        for (shift, mask), index in zip(self._bands, self._index, strict=True):
-            for candidate in index.get((phash >> shift) & mask, ()):
-                if (candidate ^ phash).bit_count() <= self.max_distance:
-                    return candidate
+        for band, index in enumerate(self._index):
+            key = (phash >> (band * BAND_BITS)) & BAND_MASK
+            for probe in self._probes:
+                for candidate in index.get(key ^ probe, ()):
+                    if (candidate ^ phash).bit_count() <= self.max_distance:
+                        return candidate
         return None
 
     def check_and_add(self, sha256: str, phash: int | None) -> str | None:
@@ -84,13 +93,13 @@ class Deduplicator:
         digest = self._digest(sha256)
         if digest in self._digests:
             return DUPLICATE_EXACT
-        if phash is not None and self._bands:
+        if phash is not None and self._probes:
             if not 0 <= phash < (1 << HASH_BITS):
                 raise QuiltError(f"a perceptual hash must be a 64-bit unsigned int, got {phash}")
             if self.find_near(phash) is not None:
                 return DUPLICATE_NEAR
-            for (shift, mask), index in zip(self._bands, self._index, strict=True):
-                index.setdefault((phash >> shift) & mask, []).append(phash)
+            for band, index in enumerate(self._index):
+                index.setdefault((phash >> (band * BAND_BITS)) & BAND_MASK, []).append(phash)
             self.n_hashes += 1
         self._digests.add(digest)
         return None
