@@ -167,7 +167,9 @@ def serve_sample(root: Path | str, port: int = 0) -> Iterator[str]:
     except OSError as error:
         raise QuiltError(f"cannot serve the sample corpus on 127.0.0.1:{port}: {error}") from error
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="quilt-sample-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.1,), name="quilt-sample-server", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -31,7 +31,7 @@ from quilt_hf.sample.nonhistology import non_histology_images
 
 SUBSET = "laion"
 METADATA_FILE = "laion/metadata.parquet"
-HISTOLOGY_ROWS = 24
+HISTOLOGY_ROWS = 30
 NON_HISTOLOGY_ROWS = 22
 BOMB_SIDE = 30_000
 SLOW_DELAY_S = 5.0  # longer than build.yaml's download timeout
