@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +62,11 @@ def _make_accelerator(config: TrainConfig, output_dir: Path):
         total_limit=config.checkpoints_total_limit,
     )
     log_with = None if config.report_to == "none" else config.report_to
+    # Under torchrun without a GPU, Accelerate only starts the gloo process group when told to
+    # run on CPU; a single process keeps Accelerate's own device choice.
+    cpu_cluster = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     return Accelerator(
+        cpu=cpu_cluster,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
         log_with=log_with,

@@ -41,8 +41,8 @@ def clip_loss(
     distributed: bool = False,
 ) -> torch.Tensor:
     """Mean of image->text and text->image cross-entropy of this process's rows against the
-    global batch (embeddings need not be normalised). With equal local batches, the mean of the
-    processes' values is the single-process loss on the global batch."""
+    global batch (embeddings need not be normalised). The mean of the processes' values is the
+    single-process loss on the global batch."""
     image_embeds = F.normalize(image_embeds, dim=-1)
     text_embeds = F.normalize(text_embeds, dim=-1)
     if distributed:
@@ -54,6 +54,17 @@ def clip_loss(
     logits_per_image = scale * image_embeds @ all_texts.T
     logits_per_text = scale * text_embeds @ all_images.T
     labels = torch.arange(image_embeds.shape[0], device=image_embeds.device) + offset
-    return (
+    loss = (
         F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)
     ) / 2
+    if distributed:
+        # Weight by this process's share of rows, so the processes' mean (and DDP's averaged
+        # gradient) is the global-batch mean even when local batches differ (skipped images).
+        loss = loss * (image_embeds.shape[0] * _world_size() / all_images.shape[0])
+    return loss
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size()

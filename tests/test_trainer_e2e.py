@@ -1,0 +1,193 @@
+"""End to end: the tiny config on the tiny dataset under each launcher, resume, global-batch loss,
+the final checkpoint in transformers, and bad inputs with clear messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_trainer_fixtures import write_tiny_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+HOOK_CALLS = "QUILT_TEST_HOOK_FILE"
+
+
+def record_hook(model, processor, step: int) -> dict[str, float]:
+    """An eval hook (as the full evaluation suite would plug in) that leaves a trace."""
+    with open(os.environ[HOOK_CALLS], "a") as handle:
+        handle.write(f"{step} {type(model).__name__} {type(processor).__name__}\n")
+    return {"hook_metric": float(step)}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("e2e") / "quilt_1m", num_train=40, num_val=8)
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=f"{TESTS}{os.pathsep}{env.get('PYTHONPATH', '')}",
+        HF_DATASETS_CACHE=str(tmp / "hf_cache"),
+        TOKENIZERS_PARALLELISM="false",
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+    )
+    env[HOOK_CALLS] = str(tmp / "hook_calls.txt")
+    return env
+
+
+def run(
+    launcher: list[str], args: list[str], tmp: Path, timeout: int = 240
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*launcher, *args], cwd=REPO, env=_env(tmp), capture_output=True, text=True, timeout=timeout
+    )
+    return result
+
+
+def tiny_args(dataset: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--config", "trainer/configs/tiny.yaml", "--dataset", str(dataset), "--output_dir", str(out),
+        "--report_to", "none", "--eval_split", "null", *extra,
+    ]  # fmt: skip
+
+
+ACCELERATE = [str(BIN / "accelerate"), "launch", "--cpu", "--num_processes", "1", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+PYTHON_M = [sys.executable, "-m", "trainer"]
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_accelerate_launch_folder_end_to_end(dataset, tmp_path):
+    out = tmp_path / "run"
+    args = tiny_args(dataset, out, "--max_steps", "6", "--eval_split", "val", "--eval_every", "3",
+                     "--report_to", "tensorboard", "--eval_hooks", "test_trainer_e2e:record_hook")  # fmt: skip
+    result = run([*ACCELERATE, "trainer/"], args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = _records(out)
+    train = [r for r in records if "loss" in r]
+    evals = [r for r in records if "eval/loss" in r]
+    assert [r["step"] for r in evals] == [3, 6]
+    assert {"eval/i2t_R@1", "eval/t2i_R@5", "eval/i2t_R@10", "eval/hook_metric"} <= set(evals[-1])
+    assert evals[-1]["eval/hook_metric"] == 6.0
+    assert (
+        (tmp_path / "hook_calls.txt")
+        .read_text()
+        .split("\n")[0]
+        .startswith("3 CLIPModel CLIPProcessor")
+    )
+    assert train[-1]["skipped_corrupt_image"] >= 1  # the corrupt row was skipped and counted
+    assert train[-1]["truncated_texts"] >= 1  # the long caption was truncated and counted
+    assert all(r["logit_scale"] <= 100.0 for r in train)
+    assert train[-1]["loss"] < train[0]["loss"]
+    assert "texts truncated to 77 tokens" in result.stdout + result.stderr
+    resolved = (out / "config.yaml").read_text()
+    assert "max_steps: 6" in resolved and "eval_every: 3" in resolved
+    assert list((out / "logs").rglob("events.out.tfevents*")), "tensorboard wrote no events"
+    assert len(list((out / "checkpoints").iterdir())) == 0  # checkpoint_every 10 > 6 steps
+
+    from transformers import CLIPModel, pipeline
+
+    final = out / "final"
+    assert (final / "model.safetensors").is_file()
+    model = CLIPModel.from_pretrained(final)
+    assert model.config.projection_dim == 32
+    classifier = pipeline("zero-shot-image-classification", model=str(final))
+    from PIL import Image
+    from skimage.data import immunohistochemistry
+
+    scores = classifier(
+        Image.fromarray(immunohistochemistry()[:96, :96]), candidate_labels=["tumor", "stroma"]
+    )
+    assert {s["label"] for s in scores} == {"tumor", "stroma"}
+    assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["accelerate-m", "python-m"])
+def test_module_launchers(dataset, tmp_path, launcher):
+    out = tmp_path / "run"
+    cmd = [*ACCELERATE, "-m", "trainer"] if launcher == "accelerate-m" else PYTHON_M
+    extra = ["--mixed_precision", "bf16"] if launcher == "python-m" else []
+    result = run(cmd, tiny_args(dataset, out, "--max_steps", "2", *extra), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["steps"] == 2
+    assert (out / "final" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_stop_and_resume_equals_uninterrupted(dataset, tmp_path):
+    steps = ["--max_steps", "6", "--checkpoint_every", "2", "--checkpoints_total_limit", "2",
+             "--per_device_batch_size", "12"]  # fmt: skip
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    first = run(PYTHON_M, tiny_args(dataset, whole, *steps), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # 12 per batch over 41 unique images: 4 batches per epoch, so step 5 starts mid-epoch 1.
+    stopped = run(PYTHON_M, tiny_args(dataset, parted, *steps, "--stop_after_steps", "5"), tmp_path)
+    assert stopped.returncode == 0, stopped.stderr[-3000:]
+    assert not (parted / "final").exists()
+    assert sorted(p.name for p in (parted / "checkpoints").iterdir()) == [
+        "checkpoint_1",
+        "checkpoint_2",
+    ]
+    # keep only the step-4 checkpoint, so the resumed run must skip batches mid-epoch
+    shutil.rmtree(parted / "checkpoints" / "checkpoint_2")
+    resumed = run(PYTHON_M, tiny_args(dataset, parted, *steps, "--resume_from", "latest"), tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "at step 4" in resumed.stdout + resumed.stderr
+    a = load_file(str(whole / "final" / "model.safetensors"))
+    b = load_file(str(parted / "final" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    start = load_file(str(whole / "checkpoints" / "checkpoint_1" / "model.safetensors"))
+    assert not torch.equal(start["visual_projection.weight"], a["visual_projection.weight"])
+    whole_losses = {r["step"]: r["loss"] for r in _records(whole) if "loss" in r}
+    parted_losses = {r["step"]: r["loss"] for r in _records(parted) if "loss" in r}
+    assert parted_losses[6] == pytest.approx(whole_losses[6], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_two_process_loss_equals_single_process_global_batch(dataset, tmp_path):
+    single, double = tmp_path / "single", tmp_path / "double"
+    base = ["--max_steps", "2", "--checkpoint_every", "0", "--log_every", "1"]
+    one = run(
+        PYTHON_M, tiny_args(dataset, single, *base, "--per_device_batch_size", "16"), tmp_path
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    torchrun = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29531",
+        "-m",
+        "trainer",
+    ]
+    two = run(torchrun, tiny_args(dataset, double, *base, "--per_device_batch_size", "8"), tmp_path)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "2 process(es), global batch 16" in two.stdout + two.stderr
+    single_records = [r for r in _records(single) if "loss" in r]
+    double_records = [r for r in _records(double) if "loss" in r]
+    for s, d in zip(single_records, double_records, strict=True):
+        assert d["loss"] == pytest.approx(s["loss"], rel=1e-4), (s, d)
+    skipped = [json.loads((out / "summary.json").read_text())["skipped"] for out in (single, double)]
+    assert skipped[0] == skipped[1]
+    a = load_file(str(single / "final" / "model.safetensors"))
+    b = load_file(str(double / "final" / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
