@@ -252,6 +252,26 @@ def _content_length(response: urllib3.BaseHTTPResponse) -> int | None:
         return None
 
 
+def download_settings(options: dict | None) -> dict:
+    """``download_many`` keyword arguments from a build's ``download:`` settings (unknown keys
+    such as a future ``resume`` flag are ignored, so configs stay forward compatible)."""
+    options = options or {}
+    settings: dict = {
+        "timeout": float(options.get("timeout", 10.0)),
+        "retries": int(options.get("retries", 2)),
+        "threads": int(options.get("threads", 16)),
+    }
+    if options.get("max_bytes"):
+        settings["max_bytes"] = int(options["max_bytes"])
+    if options.get("user_agent"):
+        settings["user_agent"] = str(options["user_agent"])
+    if options.get("deadline"):
+        settings["deadline"] = float(options["deadline"])
+    if "respect_robots" in options:
+        settings["respect_robots"] = bool(options["respect_robots"])
+    return settings
+
+
 def download_many(
     urls: Iterable[str],
     *,

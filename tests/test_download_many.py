@@ -141,3 +141,15 @@ def test_redirects_are_followed_and_loops_stop(server):
     results = list(download_many([hop, loop], timeout=2.0, retries=0, threads=2))
     assert results[0].ok and results[0].data == make_jpeg(9)
     assert results[1].reason == "redirect_loop"
+
+
+def test_build_download_settings_map_to_keywords():
+    from quilt_hf.download import download_settings
+
+    assert download_settings({"timeout": "3", "threads": 4, "max_bytes": 10, "resume": True}) == {
+        "timeout": 3.0,
+        "retries": 2,
+        "threads": 4,
+        "max_bytes": 10,
+    }
+    assert download_settings(None) == {"timeout": 10.0, "retries": 2, "threads": 16}

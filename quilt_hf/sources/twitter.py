@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.download import download_many
+from quilt_hf.download import download_many, download_settings
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
@@ -281,12 +281,8 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
         tags = pathology_tags(texts)
         pending.extend((conversation, caption, "\n".join(texts), tags, url) for url in urls)
 
-    download = task.options.get("download") or {}
     results = download_many(
-        (url for *_, url in pending),
-        timeout=float(download.get("timeout", 10.0)),
-        retries=int(download.get("retries", 2)),
-        threads=int(download.get("threads", 16)),
+        (url for *_, url in pending), **download_settings(task.options.get("download"))
     )
     for (conversation, caption, raw, tags, url), result in zip(pending, results, strict=True):
         if not result.ok:

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quilt_hf.download import download_many
+from quilt_hf.download import download_many, download_settings
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
@@ -119,12 +119,8 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
             else:
                 wanted.append({"url": url, "caption": caption, "license": row.get("license")})
 
-    download = task.options.get("download") or {}
     results = download_many(
-        (row["url"] for row in wanted),
-        timeout=float(download.get("timeout", 10.0)),
-        retries=int(download.get("retries", 2)),
-        threads=int(download.get("threads", 16)),
+        (row["url"] for row in wanted), **download_settings(task.options.get("download"))
     )
     for row, result in zip(wanted, results, strict=True):
         if not result.ok:
