@@ -28,7 +28,11 @@ _DESCRIPTIVE = re.compile(
     r"\b(there (?:are|is)|shows?|showing|with|composed of|made up of)\b", re.I
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_CLAUSE_START = re.compile(r"\s+(?=(?:so|and|now|here|this|these|you|we|look|note)\b)", re.I)
+_CLAUSE_START = re.compile(
+    r"\s+(?=(?:so|and so|now|okay|here (?:we|you|is|are)|this is|these are|you can|we can|look at"
+    r"|note|notice)\b)",
+    re.I,
+)
 
 ROI_SYSTEM_PROMPT = (
     "From a histopathology lecture transcript, copy the sentences that describe what is visible "
@@ -44,12 +48,17 @@ def split_sentences(text: str, max_words: int = 40) -> list[str]:
         if len(sentence.split()) <= max_words:
             pieces.append(sentence)
             continue
-        current: list[str] = []
+        clauses: list[list[str]] = []
         for clause in _CLAUSE_START.split(sentence):
-            if current and len(" ".join(current + [clause]).split()) > max_words // 2:
+            words = clause.split()
+            # a clause with no opener for a long stretch is cut at max_words
+            clauses.extend(words[i : i + max_words] for i in range(0, len(words), max_words))
+        current: list[str] = []
+        for words in clauses:
+            if current and len(current) + len(words) > max_words // 2:
                 pieces.append(" ".join(current))
                 current = []
-            current.append(clause)
+            current += words
         if current:
             pieces.append(" ".join(current))
     return [p.strip() for p in pieces if p.strip()]
