@@ -100,7 +100,7 @@ class LexiconCorrector:
         self,
         lexicon: Lexicon | None = None,
         *,
-        common_zipf: float = 3.0,
+        common_zipf: float = 2.5,
         max_ngram: int = 3,
         min_spelling: float = 88.0,
         min_phonetic_spelling: float = 68.0,
@@ -128,6 +128,10 @@ class LexiconCorrector:
 
         if len(word) <= 2 or not word.isalpha() or word in self.lexicon.words:
             return True
+        # adverbs and participles of lexicon words ("secondarily", "metastasized") are real words
+        for suffix, stem_end in (("ily", "y"), ("ly", ""), ("ally", ""), ("ed", ""), ("ing", "")):
+            if word.endswith(suffix) and word[: -len(suffix)] + stem_end in self.lexicon.words:
+                return True
         return zipf_frequency(word, "en") >= self.common_zipf
 
     def _sound(self, compact: str) -> str:
