@@ -162,7 +162,7 @@ def write_model_card_for_demo(model_dir: Path, eval_dir: Path, dataset_dir: Path
     render_model_card(
         model_dir,
         "quilt-hf/quiltnet-tiny-demo",
-        base_model="random tiny CLIP (trainer/configs/tiny-clip.json)",
+        base_model=None,  # random init: no base checkpoint
         dataset_id=dataset_dir.name,
         results=load_results(eval_dir),
         chart=eval_dir / "zeroshot.png",
