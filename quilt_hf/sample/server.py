@@ -24,6 +24,7 @@ import logging
 import mimetypes
 import posixpath
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -147,6 +148,18 @@ class _SampleHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (their timeout fired, keep-alive closed) are routine here.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            logger.debug("client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
+
+
 def _content_type(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in _EXTRA_TYPES:
@@ -163,10 +176,9 @@ def serve_sample(root: Path | str, port: int = 0) -> Iterator[str]:
         raise QuiltError(f"sample server root {root} is not a folder")
     handler = type("SampleHandler", (_SampleHandler,), {"root": root, "faults": load_faults(root)})
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = _QuietServer(("127.0.0.1", port), handler)
     except OSError as error:
         raise QuiltError(f"cannot serve the sample corpus on 127.0.0.1:{port}: {error}") from error
-    server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, args=(0.1,), name="quilt-sample-server", daemon=True
     )
