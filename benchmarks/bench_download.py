@@ -178,6 +178,16 @@ def run_img2dataset(
     return len(urls) / seconds
 
 
+def ensure_img2dataset(python: str) -> None:
+    """Create img2dataset's own venv (it pins its own opencv/numpy) when it is not there yet."""
+    if Path(python).exists():
+        return
+    venv = Path(python).parent.parent
+    print(f"creating img2dataset's venv at {venv} (one-off)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", "img2dataset"], check=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2400, help="urls to fetch per run")
@@ -190,6 +200,8 @@ def main() -> int:
     parser.add_argument("--skip-img2dataset", action="store_true")
     args = parser.parse_args()
 
+    if not args.skip_img2dataset:
+        ensure_img2dataset(args.img2dataset_python)
     ready: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(args.images, ready), daemon=True)
     server.start()
