@@ -57,7 +57,7 @@ class Route:
     status: int = 200
     content_type: str = "image/jpeg"
     headers: dict[str, str] = field(default_factory=dict)
-    behaviour: str = "normal"  # normal | slow_drip | truncated | fail_then_ok | reset
+    behaviour: str = "normal"  # normal | slow_drip | truncated | fail_then_ok | unsized | reset
     failures_left: int = 0  # for fail_then_ok: how many 500s before the body
 
 
@@ -109,6 +109,13 @@ class ImageServer:
                     self.end_headers()
                     self.wfile.write(route.body)
                     self.wfile.flush()
+                    self.close_connection = True
+                elif route.behaviour == "unsized":  # no Content-Length: body ends at close
+                    self.send_response(200)
+                    self.send_header("Content-Type", route.content_type)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(route.body)
                     self.close_connection = True
                 elif route.behaviour == "reset":
                     self.close_connection = True  # close without any response

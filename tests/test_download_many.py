@@ -153,3 +153,11 @@ def test_build_download_settings_map_to_keywords():
         "max_bytes": 10,
     }
     assert download_settings(None) == {"timeout": 10.0, "retries": 2, "threads": 16}
+
+
+def test_max_bytes_applies_while_streaming_a_body_of_unknown_length(server):
+    small = server.add("/small", body=make_jpeg(1), behaviour="unsized")
+    large = server.add("/large", body=make_jpeg(2, (600, 600)), behaviour="unsized")
+    results = list(download_many([small, large], timeout=2.0, retries=0, max_bytes=20_000))
+    assert results[0].ok and results[0].data == make_jpeg(1)
+    assert results[1].reason == "too_large"
