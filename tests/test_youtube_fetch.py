@@ -38,6 +38,8 @@ def web(tmp_path_factory) -> Path:
         "Liver",
     )
     write_page(folder, "nocaptions", [("silent.mp4", None)], None, "Silent")
+    (folder / "empty.vtt").write_text("")
+    write_page(folder, "emptycaptions", [("lecture_240.mp4", 240)], "empty.vtt", "Empty")
     return folder
 
 
@@ -82,6 +84,13 @@ def test_fetch_without_captions_and_without_audio(base_url, tmp_path):
     result = fetch_video({"id": "quiet", "webpage_url": f"{base_url}/nocaptions.html"}, tmp_path)
     assert result["status"] == "fetched" and result["captions"] is None
     assert result["captions_kind"] is None
+
+
+def test_broken_captions_do_not_cost_the_video(base_url, tmp_path):
+    result = fetch_video({"id": "e", "webpage_url": f"{base_url}/emptycaptions.html"}, tmp_path)
+    assert result["status"] == "fetched" and result["captions"] is None
+    assert "subtitles" in result["captions_error"]
+    assert (tmp_path / "e" / "e.mp4").is_file()
 
 
 def test_fetch_failures_have_reasons_and_write_nothing_outside(base_url, tmp_path):

@@ -26,7 +26,14 @@ def corpus(tmp_path_factory) -> tuple[Path, dict]:
     truths = {}
     for video_id in ("lecture00", "lecture01", "lecture02"):
         spec = random_spec(
-            rng, video_id, n_slides=3, seconds_per_slide=(2.0, 3.0), width=320, height=180, fps=10
+            rng,
+            video_id,
+            n_slides=3,
+            seconds_per_slide=(5.0, 6.0),
+            histology_share=1.0,  # a title slide, then two histology slides held >= 3 s
+            width=480,
+            height=270,
+            fps=10,
         )
         truths[video_id] = render_video(spec, videos)
         (videos / f"{video_id}.html").write_text(video_page(video_id, f"Pathology {video_id}"))

@@ -171,11 +171,21 @@ def fetch_video(
         return {**result, "status": "already_fetched", **_describe(files, out_dir)}
 
     folder.mkdir(parents=True, exist_ok=True)
+    params = ydl_params(video_id, out_dir, options)
     try:
-        with yt_dlp.YoutubeDL(ydl_params(video_id, out_dir, options)) as ydl:
-            info = ydl.extract_info(url, download=True)
+        try:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                info = ydl.extract_info(url, download=True)
+        except yt_dlp.utils.DownloadError as error:
+            if "unable to download video subtitles" not in str(error).lower():
+                raise
+            # broken captions (empty, 404) must not cost the video: fetch it without them
+            result["captions_error"] = _message(error)[:300]
+            params = {**params, "writesubtitles": False, "writeautomaticsub": False}
+            with yt_dlp.YoutubeDL(params) as ydl:
+                info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as error:
-        message = str(error).replace("ERROR: ", "", 1).strip()
+        message = _message(error)
         return {
             **result,
             "status": "failed",
@@ -207,6 +217,10 @@ def fetch_video(
         ("manual" if lang in manual else "automatic" for lang in requested), None
     )
     return {**result, "status": "fetched", **_describe(files, out_dir)}
+
+
+def _message(error: BaseException) -> str:
+    return str(error).replace("ERROR: ", "").strip()
 
 
 def _describe(files: VideoFiles, out_dir: Path) -> dict[str, Any]:

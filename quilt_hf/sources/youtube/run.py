@@ -89,12 +89,15 @@ def run_video(
     try:
         stats = process_folder(video_id, folder, process_options)
     except SkipRecord as skip:
+        detail = skip.detail
+        if skip.reason == "no_captions" and fetched.get("captions_error"):
+            detail = f"captions could not be fetched: {fetched['captions_error']}"
         return {
             "id": video_id,
             "status": "failed",
             "stage": "process",
             "reason": skip.reason,
-            "detail": skip.detail,
+            "detail": detail,
         }
     except QuiltError as error:
         return {
