@@ -12,7 +12,8 @@ augmentation does), flipped/rotated and scaled. Each tile records its magnificat
 corpus can serve as ground truth for the magnification column:
 
 - H&E: the equivalent objective is ``20x / downsample``: high (2) is >= 20x (native pixels or
-  up-sampled), medium (1) is 10x-20x (downsample 1.3-2), low (0) is < 10x (downsample 3-7).
+  up-sampled), medium (1) is 10x-20x (downsample 1.3-2), low (0) is < 10x (downsample 2.5-4.5; larger
+  crops would cover most of the small region and look alike).
 - IHC: its native scale is ASSUMED to be medium (1); 2x up-sampled crops are high (2). It has no
   low-magnification tiles (the image is too small to zoom out).
 """
@@ -33,7 +34,7 @@ HE_MPP = 0.499  # openslide.mpp-x of cmu_small_region.svs
 
 LOW, MEDIUM, HIGH = 0, 1, 2
 # (min, max) downsample factor per magnification bin for the H&E slide (< 1 means up-sampling).
-HE_DOWNSAMPLE = {HIGH: (0.5, 1.0), MEDIUM: (1.3, 2.0), LOW: (3.0, 7.0)}
+HE_DOWNSAMPLE = {HIGH: (0.5, 1.0), MEDIUM: (1.3, 2.0), LOW: (2.5, 4.5)}
 IHC_DOWNSAMPLE = {HIGH: (0.45, 0.55), MEDIUM: (0.9, 1.1)}
 MIN_TISSUE_FRACTION = 0.5  # a tile must be mostly tissue, or it is not honestly "histology"
 

@@ -27,9 +27,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-from quilt_hf.sample.captions import entity_for, finding_sentence, pick
+from quilt_hf.sample.captions import Entity, entity_for, finding_sentence, pick
 from quilt_hf.sample.common import CorpusWriter, jpeg_bytes
-from quilt_hf.sample.histology import histology_tiles
+from quilt_hf.sample.histology import HIGH, LOW, MEDIUM, histology_tiles, make_tile
 from quilt_hf.sample.nonhistology import font, non_histology_image
 
 SUBSET = "pubmed"
@@ -126,16 +126,19 @@ def write_sample_pubmed(writer: CorpusWriter, rng: np.random.Generator) -> dict[
         pmcid = f"PMC{int(rng.integers(10**6, 10**7)) + number}"
         journal = JOURNALS[number % len(JOURNALS)]
         stem = f"{journal[2]}-{int(rng.integers(1, 40))}-{int(rng.integers(100, 999))}"
+        article_entity = entity_for(rng, "H&E")  # what the case report is about
         members: dict[str, bytes] = {}
         figures_xml = []
         for index, figure in enumerate(spec.figures, start=1):
-            xml, files = _figure(writer, rng, pmcid, stem, index, figure, spec.hostile)
+            xml, files = _figure(
+                writer, rng, pmcid, stem, index, figure, spec.hostile, article_entity
+            )
             figures_xml.append(xml)
             members.update(files)
         license_ = LICENSES[number % len(LICENSES)]
         # Old packages give the PMC id as digits, newer ones with the "PMC" prefix: accept both.
         article_pmc = pmcid if number % 2 else pmcid[3:]
-        nxml = _article(rng, journal, article_pmc, license_, figures_xml, spec)
+        nxml = _article(rng, journal, article_pmc, license_, figures_xml, spec, article_entity)
         members = {f"{stem}.nxml": nxml.encode(), **members}
         writer.write(f"pubmed/{pmcid}.tar.gz", _tar_gz(pmcid, members))
     return {SUBSET: {"packages": ["pubmed/*.tar.gz"]}}
@@ -149,6 +152,7 @@ def _figure(
     index: int,
     figure: FigureSpec,
     hostile: str | None,
+    article_entity: Entity,
 ) -> tuple[str, dict[str, bytes]]:
     """The ``<fig>`` element and the image files it brings into the package."""
     fig_id = f"F{index}"
@@ -177,7 +181,13 @@ def _figure(
         return _fig_xml(fig_id, index, caption, graphic), files
 
     if figure.kind == "composite":
-        tiles = histology_tiles(rng, figure.panels, side=256)
+        # One stain per figure, as in a real composite; IHC has no low-power tiles.
+        stain = "IHC" if rng.random() < 0.25 else "H&E"
+        zooms = (MEDIUM, HIGH) if stain == "IHC" else (LOW, MEDIUM, HIGH)
+        tiles = [
+            make_tile(rng, stain=stain, magnification=zooms[k % len(zooms)], side=256)
+            for k in range(figure.panels)
+        ]
         named = figure.named_panels or figure.panels
         letters = "abcdefgh" if figure.style == "lower" else "ABCDEFGH"
         image = compose_panels([t.image for t in tiles], figure.layout, letters)
@@ -193,7 +203,7 @@ def _figure(
             fault=fault,
             panels=figure.panels,
         )
-        entity = entity_for(rng, tiles[0].stain)
+        entity = article_entity if stain == "H&E" else entity_for(rng, stain)
         lead = f"Histopathological features of {escape(entity.diagnosis)} of the {entity.organ}."
         sentences = []
         for k in range(named):
@@ -212,7 +222,7 @@ def _figure(
 
     # single-panel kinds: single, missing, traversal, corrupt
     tile = histology_tiles(rng, 1)[0]
-    entity = entity_for(rng, tile.stain)
+    entity = article_entity if tile.stain == "H&E" else entity_for(rng, tile.stain)
     if figure.kind == "traversal":
         graphic = f"../../{stem}-g{index:03d}"  # points outside the package folder
     if figure.kind in ("single", "corrupt", "traversal"):
@@ -273,8 +283,8 @@ def _article(
     license_: tuple[str, str, str],
     figures: list[str],
     spec: PackageSpec,
+    entity: Entity,
 ) -> str:
-    entity = entity_for(rng, "H&E")
     year = int(rng.integers(2012, 2024))
     age = int(rng.integers(25, 85))
     refs = " ".join(
