@@ -12,7 +12,8 @@ Image rule (``find_panels``): recursive XY-cut on gutters. A gutter is a run of 
 colour at most ``MEAN_DEVIATION`` and at most 2% of pixels off by more than ``OUTLIER_LEVEL``, so
 JPEG ringing next to a panel edge is tolerated) that has content on both sides. The image is cut at horizontal gutters first, then each band at vertical
 gutters, recursively, so panels come out in reading order (left to right, then top to bottom for a
-grid cut into rows). Uniform margins around the content are trimmed. Slivers thinner than
+grid cut into rows). Uniform margins around the content are trimmed (a panel whose own edge is blank slide
+background loses that blank strip too, and with it a corner letter drawn on it). Slivers thinner than
 ``MIN_PANEL_FRACTION`` of the image are dropped.
 
 The caller pairs panels only when the two counts agree; otherwise it does not guess.
