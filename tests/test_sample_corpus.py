@@ -445,3 +445,44 @@ def test_sample_server_answers_the_corpus_urls_as_scripted(corpus: Path, port: i
     assert outcomes["cut-transfer.jpg"] == "truncated_transfer"
     assert outcomes["huge.png"] == "image/png"
     assert sum(value == "image/jpeg" for value in outcomes.values()) >= 40
+
+
+def test_videos_extension_is_called_and_its_sources_merged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quilt_hf.sample import corpus as corpus_module
+
+    # Light stand-ins for the three parts: this test is about the orchestration only.
+    monkeypatch.setattr(
+        corpus_module, "write_sample_tweets", lambda writer, rng: ({"openpath": {}}, [])
+    )
+    monkeypatch.setattr(corpus_module, "write_sample_pubmed", lambda writer, rng: {"pubmed": {}})
+    monkeypatch.setattr(
+        corpus_module, "write_sample_web", lambda writer, rng, photos: {"laion": {}}
+    )
+    (tmp_path / "fake_sample_videos.py").write_text(
+        "import numpy as np\n"
+        "def write_sample_videos(out_dir, rng, base_url):\n"
+        "    assert isinstance(rng, np.random.Generator)\n"
+        "    (out_dir / 'youtube').mkdir()\n"
+        "    (out_dir / 'youtube' / 'base_url.txt').write_text(base_url)\n"
+        "    return {'quilt': {'videos': ['web/videos/*.mp4']}}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(corpus_module, "VIDEOS_MODULE", "fake_sample_videos")
+
+    summary = corpus_module.write_sample_corpus(tmp_path / "with", port=4321)
+    config = yaml.safe_load((tmp_path / "with/build.yaml").read_text())
+    assert list(config["sources"]) == ["openpath", "pubmed", "laion", "quilt"]
+    assert config["sources"]["quilt"] == {"videos": ["web/videos/*.mp4"]}
+    assert (tmp_path / "with/youtube/base_url.txt").read_text() == "http://127.0.0.1:4321"
+    assert "youtube" in json.loads((tmp_path / "with/.quilt-sample").read_text())
+    assert summary.videos == "written"
+
+    summary = corpus_module.write_sample_corpus(tmp_path / "without", port=4321, videos=False)
+    assert "quilt" not in yaml.safe_load((tmp_path / "without/build.yaml").read_text())["sources"]
+    assert summary.videos.startswith("skipped")
+
+    monkeypatch.setattr(corpus_module, "VIDEOS_MODULE", "no_such_videos_module_here")
+    summary = corpus_module.write_sample_corpus(tmp_path / "missing", port=4321)
+    assert summary.videos.startswith("not available")
