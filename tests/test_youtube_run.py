@@ -17,7 +17,7 @@ from quilt_hf.cli import main
 from quilt_hf.commands.youtube import check_llm_endpoint
 from quilt_hf.errors import QuiltError
 from quilt_hf.sources.youtube import run as run_module
-from quilt_hf.sources.youtube.run import run_videos
+from quilt_hf.sources.youtube.run import ProcessOptions, run_videos
 
 
 def closed_port() -> int:
@@ -158,3 +158,32 @@ def test_run_without_captions_needs_a_fallback(lectures, tmp_path):
             [{"id": "mute", "webpage_url": f"{base}/mute.html"}], tmp_path / "o", progress=False
         )
     assert summary["failures"] == {"no_captions": 1}
+
+
+def test_run_refuses_an_unreachable_llm_before_touching_any_video(tmp_path, capsys):
+    videos = tmp_path / "v.jsonl"
+    videos.write_text(json.dumps({"id": "abc", "webpage_url": "http://127.0.0.1:9/a.html"}) + "\n")
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    args = ["youtube", "run", "--videos", str(videos), "--out", str(tmp_path / "out")]
+    assert main([*args, "--corrector", "openai", "--llm-base-url", url, "--llm-model", "m"]) == 1
+    assert "is unreachable" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_a_video_without_audio_is_a_reasoned_failure(lectures, tmp_path):
+    """No captions and no audio track: the ASR fallback fails clearly; the other video is kept."""
+    pytest.importorskip("pocketsphinx")
+    pytest.importorskip("quilt_hf.text.pipeline")
+    make_video(lectures / "mute.mp4", seconds=1, audio=False)
+    write_page(lectures, "mute", [("mute.mp4", 240)], None)
+    with serve(lectures) as base:
+        rows = [{"id": "mute", "webpage_url": f"{base}/mute.html"}]
+        summary = run_videos(
+            rows,
+            tmp_path / "o",
+            process_options=ProcessOptions(asr_fallback="pocketsphinx"),
+            progress=False,
+        )
+    [result] = summary["results"]
+    assert result["status"] == "failed" and result["stage"] == "process"
+    assert "no audio track" in result["detail"], result
