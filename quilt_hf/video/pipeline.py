@@ -86,7 +86,9 @@ def process_video(
 
     video, out_dir = Path(video), Path(out_dir)
     info = dict(info or {})
-    video_id = check_video_id(video_id or str(info.get("id") or video.stem))
+    if video_id is None:
+        video_id = str(info.get("id") or video.stem)
+    video_id = check_video_id(video_id)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -1,0 +1,149 @@
+"""process_video end to end on a short generated lecture, and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from quilt_hf.errors import QuiltError
+from quilt_hf.sample.videos import SlideSpec, VideoSpec, narration_for, render_video, score_pairs
+from quilt_hf.video.pipeline import check_video_id, process_video
+
+REQUIRED = {
+    "video_id",
+    "image_path",
+    "image_time",
+    "start_time",
+    "end_time",
+    "noisy_text",
+    "corrected_text",
+    "asr_correction",
+    "med_umls_ids",
+    "roi_text",
+    "magnification",
+    "pathology",
+    "text_source",
+    "histology_prob",
+}
+
+
+@pytest.fixture(scope="module")
+def lecture(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipeline")
+    slides = [
+        SlideSpec("title", 5.0),
+        SlideSpec("histology", 7.0, motion="cursor", magnification=2, stain="H&E"),
+        SlideSpec("histology", 6.0, transition="fade", magnification=0, stain="H&E"),
+        SlideSpec("chart", 5.0, transition="fade"),
+        SlideSpec("histology", 14.0, magnification=1, stain="IHC"),
+    ]
+    spec = VideoSpec("lecA", 4, slides, width=480, height=270, fps=12, caption_style="rolling")
+    rng = np.random.default_rng(1)
+    for slide in slides:
+        slide.narration = narration_for(slide, spec, rng)
+    truth = render_video(spec, out)
+    return out, truth
+
+
+@pytest.fixture(scope="module")
+def processed(lecture, tmp_path_factory):
+    out, _ = lecture
+    target = tmp_path_factory.mktemp("processed")
+    stats = process_video(out / "lecA.mp4", target, captions=out / "lecA.vtt")
+    return target, stats
+
+
+def test_pairs_images_and_stats(processed, lecture):
+    target, stats = processed
+    _, truth = lecture
+    pairs = [json.loads(line) for line in (target / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and stats["pairs"] == len(pairs)
+    for pair in pairs:
+        assert set(pair) >= REQUIRED
+        assert (target / pair["image_path"]).is_file()
+        assert pair["image_path"].startswith("images/lecA_image_")
+        # the image is on screen during the text window
+        assert pair["image_time"] < pair["end_time"] and pair["start_time"] < pair["image_end_time"]
+        assert pair["noisy_text"] and pair["text_source"] == "youtube_captions"
+        assert pair["magnification"] in (0, 1, 2)
+        assert pair["histology_prob"] >= 0.5
+    score = score_pairs(pairs, truth)
+    assert score["correct"] == len(pairs)
+    assert score["slides_with_correct_pair"] == score["histology_slides"] == 3
+    for key in ("frames_decoded", "windows", "keyframes", "histology_keyframes", "chunks", "pairs"):
+        assert isinstance(stats[key], int)
+    assert stats["windows"] == 5 and stats["histology_keyframes"] == 3
+    assert stats["frames_decoded"] == round(truth["duration"] * 12)
+    assert set(stats["seconds"]) >= {
+        "transcribe",
+        "frames",
+        "keyframes",
+        "align",
+        "text_stage",
+        "write",
+    }
+    assert json.loads((target / "stats.json").read_text()) == stats
+    # the 14 s IHC slide is longer than the chunk time: one image, several texts
+    ihc = [p for p in pairs if p["image_time"] >= truth["slides"][4]["start"] - 0.1]
+    assert len(ihc) >= 2 and len({p["image_path"] for p in ihc}) == 1
+    assert len({p["noisy_text"] for p in ihc}) == len(ihc)
+
+
+def test_rerun_gives_the_same_names(processed, lecture, tmp_path):
+    target, _ = processed
+    out, _ = lecture
+    process_video(out / "lecA.mp4", tmp_path, captions=out / "lecA.plain.vtt", video_id="lecA")
+    first = sorted(p.name for p in (target / "images").iterdir())
+    again = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert first == again
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "..", "", "x y", "a\\b", ".hidden"])
+def test_bad_video_ids_are_rejected(bad, lecture, tmp_path):
+    out, _ = lecture
+    with pytest.raises(QuiltError, match="invalid video id"):
+        process_video(out / "lecA.mp4", tmp_path / "o", captions=out / "lecA.vtt", video_id=bad)
+    assert not (tmp_path / "o").exists()
+    assert check_video_id("dQw4w9WgXcQ") == "dQw4w9WgXcQ"
+
+
+def test_whisper_on_a_video_without_audio_is_a_clear_error(tmp_path):
+    spec = VideoSpec(
+        "mute",
+        0,
+        [SlideSpec("title", 3.0, narration="hello")],
+        width=160,
+        height=90,
+        fps=5,
+        audio=False,
+    )
+    render_video(spec, tmp_path)
+    with pytest.raises(QuiltError, match="no audio track"):
+        process_video(tmp_path / "mute.mp4", tmp_path / "o", asr="whisper")
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_malformed_or_missing_captions_are_clear_errors(lecture, tmp_path):
+    out, _ = lecture
+    empty = tmp_path / "empty.vtt"
+    empty.write_text("")
+    malformed = tmp_path / "bad.vtt"
+    malformed.write_text("this is not webvtt at all\n")
+    for captions in (empty, malformed, tmp_path / "missing.vtt"):
+        with pytest.raises(QuiltError):
+            process_video(out / "lecA.mp4", tmp_path / "o", captions=captions)
+    with pytest.raises(QuiltError, match="captions"):
+        process_video(out / "lecA.mp4", tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_video_is_a_clear_error(lecture, tmp_path):
+    out, _ = lecture
+    data = (out / "lecA.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(QuiltError):
+        process_video(cut, tmp_path / "o", captions=out / "lecA.vtt")
+    assert not (tmp_path / "o" / "stats.json").exists()
