@@ -127,7 +127,8 @@ def run_source_shards(
             build.sources[subset],
             build.base_dir,
             build.shard_size,
-            {"download": vars(build.download)},
+            # a folder inside the build's output for sources' intermediate files
+            {"download": vars(build.download), "work_dir": str(work_root.parent / "sources")},
         )
         tasks.extend(plan)
     executor = executor or LocalExecutor(workers=1)

@@ -1,5 +1,10 @@
 """Write a built dataset's parquet shards as WebDataset tar shards (``jpg``, ``txt``, ``json``) for
 streaming training. Keys are the row index within the split, so a sample's three members sit together.
+
+The ``json`` member holds every other column with types that never change from row to row, because
+``load_dataset("webdataset")`` infers its features from the first samples: list columns are joined
+with `` | `` (an empty list would otherwise infer a ``null`` element type) and missing video times
+are ``-1.0``. The parquet shards stay the source of truth.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 ROWS_PER_TAR = 10_000
+LIST_SEPARATOR = " | "
+TIME_COLUMNS = ("start_time", "end_time", "image_time")
 
 
 def write_webdataset(
@@ -37,9 +44,20 @@ def write_webdataset(
                     image = row.pop("image")
                     _add(tar, f"{key}.jpg", image["bytes"])
                     _add(tar, f"{key}.txt", row["caption"].encode())
-                    _add(tar, f"{key}.json", json.dumps(row, default=str).encode())
+                    _add(tar, f"{key}.json", json.dumps(stable_metadata(row)).encode())
             written.append(target)
     return written
+
+
+def stable_metadata(row: dict[str, Any]) -> dict[str, Any]:
+    metadata = {}
+    for name, value in row.items():
+        if isinstance(value, list):
+            value = LIST_SEPARATOR.join(value)
+        elif value is None and name in TIME_COLUMNS:
+            value = -1.0
+        metadata[name] = value
+    return metadata
 
 
 def _rows(files: list[Path]) -> Iterator[dict[str, Any]]:

@@ -47,9 +47,17 @@ def plan_shards(
     if config.get("pairs"):
         files = _glob(base_dir, config["pairs"], "pairs")
         return _pack_pairs(files, max(1, int(shard_size)))
+    # Processing output goes where the config says, else into the build's own work folder (so a
+    # build writes nothing outside its output folder), else next to the inputs.
+    if config.get("work_dir"):
+        work_dir = base_dir / config["work_dir"]
+    elif (options or {}).get("work_dir"):
+        work_dir = Path(options["work_dir"]) / SUBSET
+    else:
+        work_dir = base_dir / DEFAULT_WORK_DIR
     task_options = {
         "base_dir": str(base_dir),
-        "work_dir": str(base_dir / config.get("work_dir", DEFAULT_WORK_DIR)),
+        "work_dir": str(work_dir),
         **{key: config[key] for key in PROCESS_KEYS if key in config},
     }
     if config.get("videos"):
