@@ -158,7 +158,9 @@ def test_imagefolder_and_csv_loaders(tmp_path: Path) -> None:
 
 
 def test_missing_label_column_is_a_clear_error(tmp_path: Path) -> None:
-    folder = write_quilt_folder(tmp_path / "q", {"val": many_to_many_rows(4)})
+    folder = write_quilt_folder(
+        tmp_path / "q", {"train": many_to_many_rows(2), "val": many_to_many_rows(4)}
+    )
     data = load_benchmark("quilt_magnification", str(folder))
     assert set(data.labels.tolist()) <= {0, 1, 2} and len(data.labels) > 0
     with pytest.raises(QuiltError, match="no label column 'label'.*columns are"):
