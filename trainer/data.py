@@ -374,11 +374,14 @@ def build_train_loader(ds, config: TrainConfig, image_size: int, tokenizer, num_
         return loader, _StreamingEpoch(stream, per_row)
     dataset = ImageGroupDataset(ds, config, image_size)
     sampler = EpochSampler(len(dataset), config.seed)
+    # Like open_clip, drop the last partial batch: a batch of a few pairs is a near-trivial
+    # contrastive task. A dataset smaller than one global batch keeps its single batch.
+    drop_last = len(dataset) >= config.per_device_batch_size * num_processes
     loader = torch.utils.data.DataLoader(
         dataset,
         sampler=sampler,
         collate_fn=TrainCollator(encoder, image_size),
-        drop_last=False,
+        drop_last=drop_last,
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         **common,

@@ -112,9 +112,8 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             raise QuiltError("streaming datasets have no known length: set --max_steps")
         total_steps = config.max_steps
     else:
-        batches = math.ceil(
-            len(loader.dataset) / (config.per_device_batch_size * accelerator.num_processes)
-        )
+        global_batch = config.per_device_batch_size * accelerator.num_processes
+        batches = len(loader.dataset) // global_batch if loader.drop_last else 1
         steps_per_epoch = max(1, batches // config.gradient_accumulation_steps)
         total_steps = config.max_steps or config.num_epochs * steps_per_epoch
     # The scheduler is stepped by hand once per optimizer update (not prepared: Accelerate would
@@ -186,6 +185,9 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     stopped_early = False
     model.train()
     while progress.step < total_steps and not stopped_early:
+        # The prepared loader re-applies its own epoch counter to the sampler on every __iter__:
+        # set both, or a resumed run would replay epoch 0's order.
+        loader.set_epoch(progress.epoch)
         epoch_setter.set_epoch(progress.epoch)
         epoch_loader = loader
         if progress.batch_in_epoch:
