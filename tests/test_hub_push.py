@@ -147,6 +147,7 @@ def test_push_without_token_is_refused(hub: HubDouble, model_dir: Path, tmp_path
     assert not hub.state.repos
 
 
+@pytest.mark.slow
 def test_existing_repo_pr_and_branch(hub: HubDouble, model_dir: Path, tmp_path: Path) -> None:
     env = hub_env(hub, tmp_path)
     assert quilt(env, "push", "model", str(model_dir), "--repo-id", "org/m").returncode == 0
