@@ -101,7 +101,9 @@ def load_split(config: TrainConfig, split: str):
             )
     except QuiltError:
         raise
-    except ValueError as err:  # datasets raises ValueError for an unknown split
+    except ValueError as err:  # datasets raises ValueError for an unknown or empty split
+        if "corresponds to no data" in str(err):
+            raise QuiltError(f"split {split!r} of {config.dataset} is empty") from err
         raise QuiltError(f"cannot load split {split!r} of {config.dataset}: {err}") from err
     except FileNotFoundError as err:
         raise QuiltError(f"dataset {config.dataset!r} not found: {err}") from err
