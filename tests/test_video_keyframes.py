@@ -43,11 +43,16 @@ def test_near_duplicates_share_the_first_image():
 
 
 def test_magnification_orders_low_medium_high():
-    scales = {
-        m: np.median([nuclear_scale(histology_frame(s, m)) for s in range(4)]) for m in (0, 1, 2)
-    }
-    assert scales[0] < scales[1] < scales[2]
-    assert [magnification_bin(scales[m]) for m in (0, 1, 2)] == [0, 1, 2]
+    truth, scales = [], []
+    for m in (0, 1, 2):
+        for seed in range(6):
+            truth.append(m)
+            scales.append(nuclear_scale(histology_frame(100 + seed, m)))
+    truth, scales = np.array(truth), np.array(scales)
+    medians = [np.median(scales[truth == m]) for m in (0, 1, 2)]
+    assert medians[0] < medians[1] < medians[2]
+    agreement = np.mean([magnification_bin(v) == m for v, m in zip(scales, truth, strict=True)])
+    assert agreement >= 0.75, agreement
     # measured at a fixed frame width: the same view at half size gives the same answer
     frame = histology_frame(7, 2)
     half = frame.resize((320, 180), Image.Resampling.LANCZOS)

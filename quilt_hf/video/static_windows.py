@@ -10,8 +10,9 @@ the threshold and the 3 s, and changes what is compared, so that it is fast and 
 - **Where SSIM is computed.** The thumbnail is cut into ``block`` x ``block`` tiles and SSIM is
   computed per tile, vectorised (means, variances, covariance per tile; the constants of Wang et
   al. 2004 for 8-bit data). Every tile is a candidate crop, instead of one random 64x64 crop that
-  may land on glass or on the cursor. Identical thumbnails (a still H.264 scene decodes to the same
-  pixels) skip SSIM entirely.
+  may land on glass or on the cursor. SSIM runs only where a cheap difference leaves the answer
+  open: identical thumbnails (a still H.264 scene decodes to the same pixels) are the same, and a
+  mean grey-level change over ``cut_difference`` is a cut.
 - **Robust to a cursor.** Two frames are "the same" when at most ``max_changed_fraction`` of the
   tiles fall below the threshold: a moving mouse pointer changes a few tiles, a cut, a fade, a pan
   or a zoom changes most tiles of textured content.
@@ -50,6 +51,7 @@ class WindowParams:
     max_changed_fraction: float = 0.05  # tiles allowed to change (a cursor) between "same" frames
     min_window: float = 3.0  # paper: windows of >= 3 s
     median_frames: int = 5
+    cut_difference: float = 25.0  # mean grey-level change that is a cut without asking SSIM
 
 
 @dataclass
@@ -69,21 +71,24 @@ class WindowStats:
     samples: int = 0
     ssim_computed: int = 0
     identical_skips: int = 0
+    cut_skips: int = 0
     windows: int = 0
     short_runs: int = 0
 
 
 def block_ssim(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
-    """SSIM per ``block`` x ``block`` tile of two same-size grey images (uniform window)."""
+    """SSIM per ``block`` x ``block`` tile of two same-size grey images (uniform window).
+
+    One reduction over the stacked moments (x, y, x^2, y^2, xy) gives every tile's means,
+    variances and covariance at once.
+    """
     h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
-    shape = (h // block, block, w // block, block)
-    x = a[:h, :w].reshape(shape).astype(np.float32)
-    y = b[:h, :w].reshape(shape).astype(np.float32)
-    mx, my = x.mean(axis=(1, 3)), y.mean(axis=(1, 3))
-    dx = x - mx[:, None, :, None]
-    dy = y - my[:, None, :, None]
-    vx, vy = (dx * dx).mean(axis=(1, 3)), (dy * dy).mean(axis=(1, 3))
-    cov = (dx * dy).mean(axis=(1, 3))
+    x = a[:h, :w].astype(np.float32, copy=False)
+    y = b[:h, :w].astype(np.float32, copy=False)
+    moments = np.stack([x, y, x * x, y * y, x * y])
+    tiles = moments.reshape(5, h // block, block, w // block, block).mean(axis=(2, 4))
+    mx, my, xx, yy, xy = tiles
+    vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
     return ((2 * mx * my + _C1) * (2 * cov + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
 
 
@@ -113,9 +118,12 @@ class StaticWindowFinder:
         self._previous: np.ndarray | None = None
 
     def _same(self, a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
-        if np.array_equal(a, b):
+        if a is b or np.array_equal(a, b):
             self.stats.identical_skips += 1
             return True
+        if float(np.abs(a - b).mean()) > self.params.cut_difference:
+            self.stats.cut_skips += 1  # a cut: no need for SSIM to say so
+            return False
         self.stats.ssim_computed += 1
         p = self.params
         return changed_fraction(a, b, p.block, threshold) <= p.max_changed_fraction
