@@ -59,7 +59,12 @@ def read_metrics(path: Path) -> RunMetrics:
 
 def markdown_to_html(text: str) -> tuple[str, str]:
     """``(front matter YAML, HTML body)`` of a model card (Python-Markdown: tables, code)."""
-    import markdown
+    try:
+        import markdown
+    except ImportError as error:
+        raise QuiltError(
+            "the model card preview needs markdown: pip install 'quilt-hf[gallery]'"
+        ) from error
 
     match = _FRONT_MATTER.match(text)
     front = match.group(1) if match else ""
