@@ -163,3 +163,45 @@ def test_checkpoint_of_another_shape_is_refused(tmp_path, tiny_root):
     wider.write_text(Path(TINY).read_text().replace('"projection_dim": 32', '"projection_dim": 48'))
     with pytest.raises(QuiltError, match="different shape"):
         check_compatible(tmp_path, build_model(TrainConfig(model_config=str(wider))))
+
+
+def test_webdataset_shards_map_onto_quilt_columns(tmp_path, monkeypatch):
+    from test_trainer_fixtures import write_tiny_webdataset
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    root = write_tiny_webdataset(tmp_path / "quilt_1m", num_train=8, num_val=4)
+    config = TrainConfig(dataset=str(root))
+    ds = load_split(config, "train")
+    assert {"image", "caption", "image_sha256", "roi_text"} <= set(ds.features)
+    dataset = ImageGroupDataset(ds, config, image_size=32)
+    assert len(dataset) == 8 + 1  # 8 images + the corrupt one; second rows share their image
+    with pytest.raises(QuiltError, match="no webdataset shards for split 'test'"):
+        load_split(config, "test")
+
+
+def test_streaming_loader_batches_and_counts_skips(tiny_root):
+    from trainer.data import build_train_loader
+    from trainer.tokenizer import openai_clip_tokenizer
+
+    config = TrainConfig(
+        dataset=str(tiny_root), streaming=True, per_device_batch_size=64, num_workers=0
+    )
+    stream = load_split(config, "train")
+    tokenizer = openai_clip_tokenizer(tiny_root.parent / "bpe")
+    loader, epochs = build_train_loader(stream, config, 32, tokenizer, num_processes=1)
+    epochs.set_epoch(0)
+    batch = next(iter(loader))
+    assert batch["skipped_corrupt_image"].item() == 1
+    assert batch["pixel_values"].shape == (12 + 3, 3, 32, 32)  # all rows (streams are not grouped)
+    assert batch["truncated_texts"].item() == 1
+
+
+def test_gradient_checkpointing_flag():
+    model = build_model(TrainConfig(model_config=TINY, gradient_checkpointing=True))
+    flag = (
+        "is_activation_checkpointing"
+        if hasattr(model, "is_activation_checkpointing")
+        else "is_gradient_checkpointing"
+    )
+    assert getattr(model, flag)
+    assert not getattr(build_model(TrainConfig(model_config=TINY)), flag)

@@ -356,7 +356,9 @@ def default_num_workers(num_processes: int) -> int:
     return max(0, min(8, per_process - 1))
 
 
-def build_train_loader(ds, config: TrainConfig, image_size: int, tokenizer, num_processes: int):
+def build_train_loader(
+    ds, config: TrainConfig, image_size: int, tokenizer, num_processes: int, process_index: int = 0
+):
     """(DataLoader, sampler-or-streaming-transform whose ``set_epoch`` the loop calls)."""
     workers = (
         config.num_workers if config.num_workers is not None else default_num_workers(num_processes)
@@ -369,7 +371,11 @@ def build_train_loader(ds, config: TrainConfig, image_size: int, tokenizer, num_
     }
     if config.streaming:
         per_row = StreamingTransform(config, image_size)
+        from datasets.distributed import split_dataset_by_node
+
         stream = ds.shuffle(seed=config.seed, buffer_size=config.shuffle_buffer)
+        if num_processes > 1:
+            stream = split_dataset_by_node(stream, rank=process_index, world_size=num_processes)
         loader = torch.utils.data.DataLoader(
             stream, collate_fn=TrainCollator(encoder, image_size, per_row), **common
         )

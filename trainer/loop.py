@@ -76,7 +76,7 @@ def _make_accelerator(config: TrainConfig, output_dir: Path):
 
 def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str, Any]:
     """Run training as configured; returns the final summary (also written to summary.json)."""
-    from accelerate.utils import set_seed
+    from accelerate.utils import send_to_device, set_seed
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
@@ -98,7 +98,12 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     image_size = model.config.vision_config.image_size
     encoder = TextEncoder(processor.tokenizer, config.max_text_length)
     loader, epoch_setter = build_train_loader(
-        train_ds, config, image_size, processor.tokenizer, accelerator.num_processes
+        train_ds,
+        config,
+        image_size,
+        processor.tokenizer,
+        accelerator.num_processes,
+        accelerator.process_index,
     )
 
     optimizer = torch.optim.AdamW(
@@ -119,7 +124,12 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     # The scheduler is stepped by hand once per optimizer update (not prepared: Accelerate would
     # step it once per process).
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    if config.streaming:
+        # A stream is split by node in build_train_loader; Accelerate's batch dispatching would
+        # require equal batch sizes, which skipped images break.
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     progress = TrainProgress()
     accelerator.register_for_checkpointing(scheduler, progress)
     unwrapped = accelerator.unwrap_model(model)
@@ -187,13 +197,15 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     while progress.step < total_steps and not stopped_early:
         # The prepared loader re-applies its own epoch counter to the sampler on every __iter__:
         # set both, or a resumed run would replay epoch 0's order.
-        loader.set_epoch(progress.epoch)
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(progress.epoch)
         epoch_setter.set_epoch(progress.epoch)
         epoch_loader = loader
         if progress.batch_in_epoch:
             epoch_loader = accelerator.skip_first_batches(loader, progress.batch_in_epoch)
         waited_from = time.perf_counter()
         for batch in epoch_loader:
+            batch = send_to_device(batch, accelerator.device)  # no-op for prepared loaders
             current["wait"] += time.perf_counter() - waited_from
             progress.batch_in_epoch += 1
             for reason in SKIP_REASONS:

@@ -47,8 +47,9 @@ def build_model(config: TrainConfig):
             model = CLIPModel.from_pretrained(config.model)
         except OSError as err:
             raise QuiltError(f"cannot load CLIP model {config.model!r}: {err}") from err
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if config.gradient_checkpointing:  # renamed "activation checkpointing" in transformers 5.2x
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)()
     lock_towers(model, lock_image=config.lock_image, lock_text=config.lock_text)
     return model
 
