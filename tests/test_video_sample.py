@@ -99,8 +99,8 @@ def test_captions_parse_back_to_the_truth_words(lecture):
 
 def test_labelled_frames_and_page(lecture):
     out, _ = lecture
-    assert len(list((out / "frames" / "histology").glob("*.jpg"))) == 1
-    assert len(list((out / "frames" / "not_histology").glob("*.jpg"))) == 2
+    assert len(list((out / "frames" / "histology").glob("*.jpg"))) == 3
+    assert len(list((out / "frames" / "not_histology").glob("*.jpg"))) == 6
     page = video_page("lec", "A <b> title")
     assert '<video controls src="lec.mp4">' in page
     assert '<track kind="captions" srclang="en"' in page and 'src="lec.vtt"' in page

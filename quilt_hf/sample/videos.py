@@ -121,6 +121,8 @@ def random_spec(
             motion = str(rng.choice(motions))
             stain = "IHC" if rng.random() < 0.25 else "H&E"
             magnification = int(rng.integers(1, 3) if stain == "IHC" else rng.integers(0, 3))
+            if motion == "pan":  # a low-power crop wide enough to pan over exceeds the real slide
+                magnification = max(magnification, 1)
             low = 2 * HOLD + 2.5 if motion in ("pan", "zoom") else seconds_per_slide[0]
             duration = float(
                 rng.uniform(max(low, seconds_per_slide[0]), max(low + 2, seconds_per_slide[1]))
@@ -539,9 +541,10 @@ def render_video(spec: VideoSpec, out_dir: Path, *, frames_dir: Path | None = No
         for truth, renderer in zip(truths, renderers, strict=True):
             label = "histology" if truth.histology else "not_histology"
             (frames_dir / label).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(renderer.frame(0.0)).save(
-                frames_dir / label / f"{spec.video_id}_{truth.index:02d}.jpg", quality=90
-            )
+            for k, share in enumerate((0.2, 0.5, 0.8)):  # still, cursor and mid-motion views
+                picture = renderer.frame(share * (truth.end - truth.start))
+                name = f"{spec.video_id}_{truth.index:02d}_{k}.jpg"
+                Image.fromarray(picture).save(frames_dir / label / name, quality=90)
 
     truth = {
         "video_id": spec.video_id,
@@ -657,12 +660,14 @@ def score_pairs(pairs: list[dict], truth: dict) -> dict:
             if pair["start_time"] <= (w["start"] + w["end"]) / 2 < pair["end_time"]
         ]
         own = sum(1 for index in inside if index == slide["index"])
+        # a zoom's truth magnification is that of its first view only
+        zoomed = slide["motion"] == "zoom" and pair["image_time"] > slide["start"] + HOLD
         if not slide["histology"]:
             non_histology += 1
         elif inside and own / len(inside) >= 0.5:
             correct += 1
             correct_slides.add(slide["index"])
-            if slide["stain"] == "H&E":
+            if slide["stain"] == "H&E" and not zoomed:
                 magnification_total += 1
                 magnification_hits += int(pair.get("magnification") == slide["magnification"])
     histology_slides = [s["index"] for s in slides if s["histology"]]

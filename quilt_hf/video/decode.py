@@ -3,8 +3,8 @@
 Measured on this machine (640x360 H.264): converting a frame to RGB costs 2-3x its decode, while
 the grey Y plane of a YUV frame is already in memory and nearly free to read. So the frame stage
 samples a few frames per second, reads only their Y plane as a small grey thumbnail (block mean,
-which also averages away compression noise), and keeps a copy of the raw YUV planes of the frames
-it might need in colour; RGB conversion happens once per kept window, on its median.
+which also averages away compression noise), and holds on to the decoded frames it might need in
+colour; RGB conversion happens once per kept window, on the median of their YUV planes.
 
 A file PyAV/FFmpeg cannot open or decode (truncated download, not a video) raises ``QuiltError``.
 """
