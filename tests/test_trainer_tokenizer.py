@@ -63,6 +63,10 @@ def test_missing_wheel_names_the_install_command(monkeypatch, tmp_path):
 
 def test_truncation_to_77_is_counted(clip_tokenizer):
     encoder = TextEncoder(clip_tokenizer, 77)
+    ids, mask, truncated = encoder(TEXTS)
+    for row, text in enumerate(TEXTS):  # the batch encoder gives the tokenizer's ids
+        expected = clip_tokenizer(text)["input_ids"]
+        assert ids[row, : len(expected)].tolist() == expected and mask[row].sum() == len(expected)
     ids, mask, truncated = encoder(["short caption", " ".join(["word"] * 200)])
     assert truncated == 1
     assert ids.shape == (2, 77)

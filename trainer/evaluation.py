@@ -131,8 +131,12 @@ def _metrics(
     logit_scale: torch.Tensor,
     chunk: int,
 ) -> dict[str, float]:
-    order = index.argsort()
+    order = index.argsort(stable=True)
     images, index = images[order], index[order]
+    # Accelerate pads the last eval batch of a process with repeated samples: keep each image once.
+    first = torch.ones_like(index, dtype=torch.bool)
+    first[1:] = index[1:] != index[:-1]
+    images, index = images[first], index[first]
     if len(index) == 0:
         raise QuiltError("no eval image could be decoded")
     # Keep only texts whose image decoded; renumber images 0..n-1.

@@ -167,9 +167,12 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             config.per_device_batch_size,
             eval_workers,
         )
-        if accelerator.is_main_process:
-            for hook in hooks:
-                result.update(hook(unwrapped, processor, step))
+        if accelerator.is_main_process and hooks:
+            unwrapped.eval()
+            with torch.no_grad():
+                for hook in hooks:
+                    result.update(hook(unwrapped, processor, step))
+            unwrapped.train()
         record = {f"eval/{k}": v for k, v in result.items()}
         metrics.write(record, step)
         return record
