@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "offline plus seeded synthetic non-histology images; report fitting and held-out scores.",
     )
     fit.add_argument("--out", type=Path, required=True, help="model JSON to write")
-    fit.add_argument("--n_fit", type=int, default=800)
-    fit.add_argument("--n_eval", type=int, default=400)
+    fit.add_argument("--n_fit", type=int, default=1200)
+    fit.add_argument("--n_eval", type=int, default=600)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--eval_seed", type=int, default=1)
     fit.set_defaults(func=_fit_stain)

@@ -9,7 +9,9 @@ JPEG quality.
 
 Non-histology images are drawn with PIL from a seed: bar/pie/line charts (including pink and
 purple palettes), text slides, people-like photos with skin tones, natural scenes, and textured
-photos (stone, wood, fabric). Fit and eval use different seeds.
+photos (stone, wood, fabric), blank/fade frames. Fit and eval use different seeds. A quarter of them are crops of the
+real photographs bundled with scikit-image (a person, a cat, coffee, a rocket, a retina...):
+``PHOTOS_FIT`` are cut in two regions like the slides, and ``PHOTOS_HELD_OUT`` are never fitted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -297,17 +299,61 @@ def _texture_photo(rng: np.random.Generator, size: tuple[int, int]) -> Image.Ima
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
 
 
+PHOTOS_FIT = (
+    "astronaut", "coffee", "rocket", "retina", "colorwheel", "grass",
+    "brick", "camera", "coins", "page", "hubble_deep_field", "clock",
+)  # fmt: skip
+PHOTOS_HELD_OUT = ("chelsea", "horse", "logo", "gravel", "moon", "text", "cell", "microaneurysms")
+
+
+@cache
+def _photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    return np.asarray(Image.fromarray(getattr(data, name)()).convert("RGB"))
+
+
+def _photo_crop(part: str, rng: np.random.Generator) -> Image.Image:
+    if part == "eval" and rng.random() < 0.5:
+        photo = _photo(str(rng.choice(PHOTOS_HELD_OUT)))
+    else:
+        photo = _region(_photo(str(rng.choice(PHOTOS_FIT))), part)
+    height, width = photo.shape[:2]
+    crop_h = int(height * rng.uniform(0.5, 1.0))
+    crop_w = int(width * rng.uniform(0.5, 1.0))
+    top = int(rng.integers(0, height - crop_h + 1))
+    left = int(rng.integers(0, width - crop_w + 1))
+    image = Image.fromarray(photo[top : top + crop_h, left : left + crop_w])
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    scale = rng.uniform(160, 512) / max(image.size)
+    return image.resize((max(16, int(image.width * scale)), max(16, int(image.height * scale))))
+
+
+def _blank_frame(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
+    """Blank slides, fades and transition frames: one colour or a gradient, maybe a little noise."""
+    image = _background(rng, size)
+    if rng.random() < 0.5:
+        image = Image.new("RGB", size, tuple(int(v) for v in rng.integers(0, 256, size=3)))
+    array = np.asarray(image, dtype=np.float32)
+    array += rng.normal(0, rng.choice([0.0, 1.0, 4.0]), size=array.shape)
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
 GENERATORS: dict[str, Callable[[np.random.Generator, tuple[int, int]], Image.Image]] = {
     "chart": _chart,
     "text_slide": _text_slide,
     "person": _person_photo,
     "scene": _natural_scene,
     "texture": _texture_photo,
+    "blank": _blank_frame,
 }
 
 
-def synthetic_non_histology(rng: np.random.Generator) -> tuple[str, Image.Image]:
-    """One generated non-histology image and its kind."""
+def synthetic_non_histology(part: str, rng: np.random.Generator) -> tuple[str, Image.Image]:
+    """One generated non-histology image (or real-photo crop) and its kind."""
+    if rng.random() < 0.25:
+        return "photo", _jpeg(_photo_crop(part, rng), rng)
     kind = str(rng.choice(list(GENERATORS)))
     size = (int(rng.integers(200, 641)), int(rng.integers(160, 481)))
     return kind, _jpeg(GENERATORS[kind](rng, size), rng)
@@ -325,7 +371,7 @@ def labelled_images(
             labels.append(1)
             kinds.append("histology")
         else:
-            kind, image = synthetic_non_histology(rng)
+            kind, image = synthetic_non_histology(part, rng)
             images.append(image)
             labels.append(0)
             kinds.append(kind)

@@ -16,6 +16,8 @@ from skimage.color import rgb2hed, rgb2hsv
 
 FEATURE_SIZE = 256  # features are computed on a thumbnail with this maximum side: fast, zoom-stable
 
+HUE_BINS = 12
+
 FEATURE_NAMES: tuple[str, ...] = (
     "white_fraction",  # near-white, unsaturated pixels (glass / slide background / paper)
     "dark_fraction",  # near-black pixels (letterbox, dark slide backgrounds)
@@ -36,6 +38,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "mid_gradient",  # foreground pixels with a moderate gradient (tissue texture)
     "laplacian",  # mean |Laplacian| of the foreground grey image (high-frequency energy)
     "grey_std",  # standard deviation of the foreground grey level
+    "val_mean",  # mean brightness of the foreground (DAB/haematoxylin are darker than skin)
+    *(f"hue_{i}" for i in range(HUE_BINS)),  # hue histogram of saturated foreground pixels
+    "band_fine",  # |grey - blur(1)|: cell-scale detail (nuclei, fibres)
+    "band_mid",  # |blur(1) - blur(2)|
+    "band_coarse",  # |blur(2) - blur(4)|: object-scale shading (faces, furniture, sky)
+    "fine_share",  # band_fine / all bands: tissue keeps energy at fine scales, photos do not
+    "coherence",  # structure-tensor coherence: straight edges (photos, graphics) vs isotropic tissue
 )
 
 
@@ -99,8 +108,39 @@ def stain_features(image: Image.Image) -> np.ndarray:
             "mid_gradient": np.mean((fg_gradient > 0.015) & (fg_gradient <= 0.15)),
             "laplacian": np.clip(laplacian[foreground].mean() * 5, 0, 1),
             "grey_std": grey[foreground].std() * 3,
+            "val_mean": val[foreground].mean(),
         }
+        hue_counts = np.bincount(
+            (fg_hue[coloured] * HUE_BINS).astype(np.int64).clip(0, HUE_BINS - 1), minlength=HUE_BINS
+        )
+        features |= {f"hue_{i}": count / n_fg for i, count in enumerate(hue_counts)}
+        features |= _scale_and_orientation(grey, foreground)
     return np.array([features.get(name, 0.0) for name in FEATURE_NAMES], dtype=np.float32)
+
+
+def _scale_and_orientation(grey: np.ndarray, foreground: np.ndarray) -> dict[str, float]:
+    blur1 = ndimage.gaussian_filter(grey, 1)
+    blur2 = ndimage.gaussian_filter(grey, 2)
+    blur4 = ndimage.gaussian_filter(grey, 4)
+    bands = [
+        np.abs(a - b)[foreground].mean() for a, b in ((grey, blur1), (blur1, blur2), (blur2, blur4))
+    ]
+    total = sum(bands) + 1e-6
+    gx, gy = ndimage.sobel(blur1, axis=1), ndimage.sobel(blur1, axis=0)
+    jxx = ndimage.gaussian_filter(gx * gx, 2)
+    jyy = ndimage.gaussian_filter(gy * gy, 2)
+    jxy = ndimage.gaussian_filter(gx * gy, 2)
+    energy = jxx + jyy
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)
+    textured = foreground & (energy > 1e-4)
+    return {
+        "band_fine": min(1.0, bands[0] * 20),
+        "band_mid": min(1.0, bands[1] * 20),
+        "band_coarse": min(1.0, bands[2] * 20),
+        "fine_share": bands[0] / total,
+        # no texture at all reads like rendered graphics (straight edges), not like tissue
+        "coherence": float(coherence[textured].mean()) if textured.any() else 1.0,
+    }
 
 
 def stain_feature_matrix(images: list[Image.Image]) -> np.ndarray:
