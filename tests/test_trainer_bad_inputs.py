@@ -126,3 +126,25 @@ def test_other_text_columns_are_accepted(tmp_path, column, monkeypatch):
     root = write_tiny_dataset(tmp_path / "quilt_1m", num_train=4, num_val=2)
     ds = load_split(TrainConfig(dataset=str(root), text_column=column), "train")
     assert column in ds.features
+
+
+def test_only_corrupt_images_is_an_error_not_a_hang(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    features = Features({"image": Image(), "caption": Value("string")})
+    rows = {
+        "image": [{"bytes": b"garbage %d" % i, "path": None} for i in range(3)],
+        "caption": ["a", "b", "c"],
+    }
+    root = _write(tmp_path / "corrupt", {"train": rows}, features)
+    code, err = _main(
+        capsys,
+        "--dataset",
+        str(root),
+        "--output_dir",
+        str(tmp_path / "o"),
+        "--eval_split",
+        "null",
+        "--num_workers",
+        "0",
+    )
+    assert code == 2 and "no usable image-text pair" in err and "'corrupt_image': 3" in err

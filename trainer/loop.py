@@ -207,10 +207,13 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         if progress.batch_in_epoch:
             epoch_loader = accelerator.skip_first_batches(loader, progress.batch_in_epoch)
         waited_from = time.perf_counter()
+        trained_this_epoch = False
+        resumed_at_end = progress.batch_in_epoch > 0  # true until a batch arrives
         for batch in epoch_loader:
             batch = send_to_device(batch, accelerator.device)  # no-op for prepared loaders
             current["wait"] += time.perf_counter() - waited_from
             progress.batch_in_epoch += 1
+            resumed_at_end = False
             for reason in SKIP_REASONS:
                 progress.skipped[reason] += int(batch[f"skipped_{reason}"])
             progress.truncated_texts += int(batch["truncated_texts"])
@@ -218,6 +221,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             if kept == 0 and not distributed:
                 waited_from = time.perf_counter()
                 continue
+            trained_this_epoch = True
             with accelerator.accumulate(model):
                 outputs = model(
                     input_ids=batch["input_ids"],
@@ -270,6 +274,11 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
                 current.update(samples=0, wait=0.0, start=time.perf_counter())
             waited_from = time.perf_counter()
         else:
+            if not trained_this_epoch and not resumed_at_end:
+                raise QuiltError(
+                    f"a whole epoch of split {config.train_split!r} gave no usable image-text pair "
+                    f"(skipped so far: {dict(progress.skipped)})"
+                )
             progress.epoch += 1
             progress.batch_in_epoch = 0
     bar.close()
