@@ -8,6 +8,9 @@
 - **Histology.** Unique images go through the histology classifier (``quilt_hf.filters.histology``;
   an ensemble there says yes if any member does); P(histology) >= its threshold is histology.
 - **Magnification.** ``magnification.estimate_magnification`` on histology images only.
+- **Overlap.** ``WindowAnalyser`` classifies each window's image in a background thread as soon
+  as the window closes, while decoding goes on (the decoder runs on about one core here);
+  ``build_keyframes`` then only collects the answers.
 - **Names.** ``{video_id}_image_{uuid}.jpg`` as released, with ``uuid5(video id, window start)`` so a
   rerun over the same video writes the same names.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +74,42 @@ def canonical_indices(
     return canonical
 
 
+class WindowAnalyser:
+    """P(histology) and magnification of window images, computed in one background thread."""
+
+    def __init__(self, classifier, threshold: float | None = None) -> None:
+        self.classifier = classifier
+        self.threshold = (
+            float(getattr(classifier, "threshold", 0.5)) if threshold is None else threshold
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes")
+        self._futures: dict[int, Future] = {}
+
+    def _analyse(self, image: Image.Image) -> tuple[float, bool, int]:
+        from quilt_hf.video.magnification import estimate_magnification
+
+        prob = float(np.asarray(self.classifier.predict_proba([image]), dtype=float)[0])
+        histology = prob >= self.threshold
+        return prob, histology, estimate_magnification(image) if histology else -1
+
+    def submit(self, window: StaticWindow) -> None:
+        """Start analysing ``window`` (use as ``find_static_windows(on_window=...)``)."""
+        self._futures[id(window)] = self._pool.submit(self._analyse, window.image)
+
+    def result(self, window: StaticWindow) -> tuple[float, bool, int]:
+        future = self._futures.get(id(window))
+        return future.result() if future is not None else self._analyse(window.image)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WindowAnalyser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def build_keyframes(
     windows: Sequence[StaticWindow],
     video_id: str,
@@ -78,26 +118,34 @@ def build_keyframes(
     threshold: float | None = None,
     phash_distance: int = 8,
     max_pixel_diff: float = 8.0,
+    analyser: WindowAnalyser | None = None,
 ) -> list[Keyframe]:
-    """Keyframes in time order; duplicates share the canonical image, name and labels."""
+    """Keyframes in time order; duplicates share the canonical image, name and labels.
+
+    With an ``analyser`` that has seen the windows, its answers are used; otherwise the unique
+    images are classified here in one batch.
+    """
     from quilt_hf.video.magnification import estimate_magnification
 
     canonical = canonical_indices(
         [w.image for w in windows], phash_distance=phash_distance, max_pixel_diff=max_pixel_diff
     )
     unique = sorted(set(canonical))
-    probs = (
-        np.asarray(classifier.predict_proba([windows[i].image for i in unique]), dtype=float)
-        if unique
-        else np.zeros(0)
-    )
-    if threshold is None:
-        threshold = float(getattr(classifier, "threshold", 0.5))
     labels: dict[int, tuple[float, bool, int]] = {}
-    for i, prob in zip(unique, probs, strict=True):
-        histology = bool(prob >= threshold)
-        magnification = estimate_magnification(windows[i].image) if histology else -1
-        labels[i] = (float(prob), histology, magnification)
+    if analyser is not None:
+        labels = {i: analyser.result(windows[i]) for i in unique}
+    else:
+        probs = (
+            np.asarray(classifier.predict_proba([windows[i].image for i in unique]), dtype=float)
+            if unique
+            else np.zeros(0)
+        )
+        if threshold is None:
+            threshold = float(getattr(classifier, "threshold", 0.5))
+        for i, prob in zip(unique, probs, strict=True):
+            histology = bool(prob >= threshold)
+            magnification = estimate_magnification(windows[i].image) if histology else -1
+            labels[i] = (float(prob), histology, magnification)
     keyframes = []
     for i, window in enumerate(windows):
         c = canonical[i]

