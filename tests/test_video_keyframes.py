@@ -87,3 +87,24 @@ def test_draw_helpers_make_distinct_pictures():
     a = np.asarray(speaker_picture(SIZE, np.random.default_rng(0)))
     b = np.asarray(chart_picture(SIZE, np.random.default_rng(0)))
     assert a.shape == b.shape == (360, 640, 3) and np.abs(a.astype(int) - b).mean() > 20
+
+
+def test_background_analyser_gives_the_batch_answers(classifier):
+    from quilt_hf.video.keyframes import WindowAnalyser
+
+    rng = np.random.default_rng(4)
+    pictures = [chart_picture(SIZE, rng), histology_frame(5, 0), histology_frame(6, 2)]
+    windows = [StaticWindow(4.0 * i, 4.0 * i + 3.5, p, 10) for i, p in enumerate(pictures)]
+    batch = build_keyframes(windows, "vid", classifier)
+    with WindowAnalyser(classifier) as analyser:
+        for window in windows:
+            analyser.submit(window)
+        background = build_keyframes(windows, "vid", classifier, analyser=analyser)
+    key = [
+        (k.image_name, round(k.histology_prob, 6), k.is_histology, k.magnification) for k in batch
+    ]
+    assert key == [
+        (k.image_name, round(k.histology_prob, 6), k.is_histology, k.magnification)
+        for k in background
+    ]
+    assert [k.is_histology for k in batch] == [False, True, True]
