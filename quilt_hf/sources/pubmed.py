@@ -145,7 +145,7 @@ def parse_jats(data: bytes, where: str) -> Element:
         return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as error:
         raise SkipRecord("hostile_xml", f"{where}: {type(error).__name__}") from error
-    except (ParseError, ValueError) as error:
+    except (ParseError, ValueError, LookupError) as error:  # LookupError: unknown encoding
         raise SkipRecord("malformed_xml", f"{where}: {error}") from error
 
 

@@ -117,11 +117,22 @@ def tweets_in(value: Any) -> tuple[list[dict], list[dict], list[dict]]:
     includes = value.get("includes") or {}
     media = includes.get("media") if isinstance(includes, dict) else None
     errors = value.get("errors") or []
+    # a field of the wrong type is treated as absent: the line is data, not code we trust
     return (
-        [t for t in data if _is_tweet(t)],
-        [m for m in media or [] if isinstance(m, dict) and "media_key" in m],
-        [e for e in errors if isinstance(e, dict)],
+        [t for t in _as_list(data) if _is_tweet(t)],
+        [m for m in _as_list(media) if isinstance(m, dict) and isinstance(m.get("media_key"), str)],
+        [e for e in _as_list(errors) if isinstance(e, dict)],
     )
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def media_keys(tweet: dict) -> list[str]:
+    attachments = tweet.get("attachments")
+    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+    return [k for k in _as_list(keys) if isinstance(k, str)]
 
 
 def _is_tweet(value: Any) -> bool:
@@ -176,7 +187,7 @@ def plan_shards(
         for number, offset, raw in _read_lines(path):
             try:
                 value = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 malformed.append({"kind": "malformed", "path": str(path), "line": number})
                 continue
             tweets, _media, line_errors = tweets_in(value)
@@ -267,8 +278,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
                 thread.append(tweet)
             else:
                 yield SkipRecord("reply_by_other_author", f"{conversation}/{tweet['id']}")
-        keys = ((root.get("attachments") or {}).get("media_keys")) or []
-        photos = [media[k] for k in keys if media.get(k, {}).get("type") == "photo"]
+        photos = [media[k] for k in media_keys(root) if media.get(k, {}).get("type") == "photo"]
         urls = [p["url"] for p in photos if p.get("url")]
         if not urls:
             yield SkipRecord("no_media", conversation)
