@@ -117,3 +117,22 @@ def test_pair_chunk_time_rule():
 def test_chunk_time_must_be_positive():
     with pytest.raises(ValueError):
         chunk_timeline([Shown(0.0, 4.0, True, 0)], chunk_time=0)
+
+
+def test_cuts_between_histology_chunks_end_on_whole_sentences():
+    text = "one two three. four five six seven. eight nine ten eleven twelve."
+    words = [Word(0.5 * i, 0.5 * i + 0.4, w) for i, w in enumerate(text.split())]
+    shown = [Shown(0.0, 2.4, True, 0), Shown(2.6, 6.0, True, 1)]
+    plain = chunk_timeline(shown, chunk_time=4.0)
+    snapped = chunk_timeline(shown, chunk_time=4.0, words=words)
+    assert plain[0].end == pytest.approx(2.6)  # "seven." ends at 3.4: the plain cut splits it
+    assert chunk_text(plain[0], words).endswith("four five")
+    assert snapped[0].end == pytest.approx(3.45)  # the pause after "seven."
+    assert chunk_text(snapped[0], words) == "one two three. four five six seven."
+    assert chunk_text(snapped[1], words) == "eight nine ten eleven twelve."
+    # no sentence end within reach: the cut stays where the rule put it
+    far = [Word(0.5 * i, 0.5 * i + 0.4, f"w{i}") for i in range(12)]
+    assert chunk_timeline(shown, chunk_time=4.0, words=far)[0].end == pytest.approx(2.6)
+    # a non-histology frame is a hard cut
+    hard = [Shown(0.0, 2.4, True, 0), Shown(2.6, 6.0, False, 1)]
+    assert chunk_timeline(hard, chunk_time=4.0, words=words)[0].end == pytest.approx(2.6)

@@ -16,6 +16,9 @@ says how ``pair_chunk_time`` is chosen; ``PAIR_CHUNK_TIME_RULE`` is our choice. 
   one text, several images.
 - A chunk's text window ends ``pad`` seconds after its last image leaves the screen, but never
   after the next window appears. Its text is the words whose midpoint falls in the window.
+- Where two histology chunks meet (and where a long window is cut), the cut moves to the nearest
+  sentence end within ``SNAP`` seconds, so a pair's text is whole sentences; cuts at a
+  non-histology frame never move.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ MAX_CHUNK_TIME = 20.0
 DEFAULT_CHUNK_TIME = 10.0
 MAX_CHUNK_WORDS = 40
 PAD = 0.5
+SNAP = 1.5  # seconds a cut between histology chunks may move to end on a whole sentence
 
 PAIR_CHUNK_TIME_RULE = (
     "pair_chunk_time is set per video as the median duration of its histology static windows "
@@ -88,10 +92,39 @@ def pair_chunk_time(histology_window_seconds: Sequence[float], words: Sequence[W
     return float(np.clip(seconds, MIN_CHUNK_TIME, MAX_CHUNK_TIME))
 
 
-def chunk_timeline(shown: Sequence[Shown], chunk_time: float, pad: float = PAD) -> list[Chunk]:
-    """The paper's chunking over ``shown`` (see the module docstring)."""
+def sentence_cut(
+    t: float, words: Sequence[Word], low: float, high: float, reach: float = SNAP
+) -> float:
+    """The pause after a sentence end (``.?!``) nearest to ``t``, within ``reach`` s and
+    strictly inside (``low``, ``high``); ``t`` itself when there is none."""
+    best = t
+    for word, following in zip(words, words[1:], strict=False):
+        if not word.text.rstrip("\"')]").endswith((".", "?", "!")):
+            continue
+        pause = (word.end + following.start) / 2
+        if (
+            low < pause < high
+            and abs(pause - t) <= reach
+            and (best == t or abs(pause - t) < abs(best - t))
+        ):
+            best = pause
+    return best
+
+
+def chunk_timeline(
+    shown: Sequence[Shown],
+    chunk_time: float,
+    pad: float = PAD,
+    words: Sequence[Word] = (),
+) -> list[Chunk]:
+    """The paper's chunking over ``shown`` (see the module docstring).
+
+    With ``words``, a cut between two histology chunks moves to the nearest sentence end within
+    ``SNAP`` seconds, so pairs carry whole sentences. Cuts at non-histology frames never move.
+    """
     if chunk_time <= 0:
         raise ValueError("chunk_time must be positive")
+    words = sorted(words, key=lambda w: w.start)
     chunks: list[Chunk] = []
     current: Chunk | None = None
     previous_end = 0.0
@@ -113,7 +146,8 @@ def chunk_timeline(shown: Sequence[Shown], chunk_time: float, pad: float = PAD) 
         if current is not None and (
             window.start - current.last_end > chunk_time or window.end - current.start > chunk_time
         ):
-            close(min(current.last_end + pad, window.start))
+            cut = min(current.last_end + pad, window.start)
+            close(sentence_cut(cut, words, current.start, window.end))
         if current is None:
             current = Chunk(start=max(previous_end, window.start - chunk_time))
         current.keys.append(window.key)
@@ -123,7 +157,7 @@ def chunk_timeline(shown: Sequence[Shown], chunk_time: float, pad: float = PAD) 
         if span > 1.5 * chunk_time:
             pieces, origin = round(span / chunk_time), current.start
             for piece in range(1, pieces):
-                cut = origin + span * piece / pieces
+                cut = sentence_cut(origin + span * piece / pieces, words, current.start, window.end)
                 if cut <= window.start:  # the image is not on screen yet: same chunk
                     continue
                 close(cut)

@@ -122,7 +122,7 @@ def process_video(
     histology_seconds = [k.end - k.start for k in keyframes if k.is_histology]
     chunk_seconds = chunk_time or pair_chunk_time(histology_seconds, transcript.words)
     shown = [Shown(k.start, k.end, k.is_histology, i) for i, k in enumerate(keyframes)]
-    chunks = chunk_timeline(shown, chunk_seconds)
+    chunks = chunk_timeline(shown, chunk_seconds, words=transcript.words)
     lap("align")
 
     stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
