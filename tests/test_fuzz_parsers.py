@@ -10,7 +10,6 @@ snippets) of valid documents. Examples are bounded and deadlines off so CI stays
 
 from __future__ import annotations
 
-import codecs
 import io
 import json
 import re
@@ -19,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sources_fixtures import api_response, fig, jats_article, make_composite, photo, tweet
 
@@ -302,32 +301,8 @@ def run_pubmed(nxml: bytes) -> list[Candidate | SkipRecord]:
     return items
 
 
-_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([^\"']*)[\"']")
-
-
-def hits_known_jats_crash(data: bytes) -> bool:
-    """Inputs that crash pubmed.parse_jats today (see the strict xfail below): an XML declaration
-    naming an encoding Python does not know raises LookupError. Excluded from the properties so
-    they keep exploring everything else; delete once pubmed.py catches it."""
-    match = _XML_ENCODING.match(data)
-    if not match:
-        return False
-    try:
-        codecs.lookup(match[1].decode("latin-1"))
-    except LookupError:
-        return True
-    return False
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=LookupError,
-    reason="pubmed.parse_jats lets expat's LookupError (unknown encoding) escape; "
-    "fix: add LookupError to its `except (ParseError, ValueError)` -> malformed_xml",
-)
 def test_jats_with_an_unknown_encoding_is_a_malformed_xml_skip():
     data = JATS_SEED.replace(b'encoding="UTF-8"', b'encoding="TF-8"', 1)
-    assert hits_known_jats_crash(data)
     (skip,) = run_pubmed(data)
     assert skip.reason == "malformed_xml"
 
@@ -335,7 +310,6 @@ def test_jats_with_an_unknown_encoding_is_a_malformed_xml_skip():
 @FUZZ
 @given(st.one_of(st.binary(max_size=300), structured_jats, mutated(JATS_SEED, JATS_SNIPPETS)))
 def test_jats_parser_returns_an_element_or_a_skip(data):
-    assume(not hits_known_jats_crash(data))
     try:
         root = pubmed.parse_jats(data, "fuzz.nxml")
     except SkipRecord as skip:
@@ -350,7 +324,6 @@ def test_jats_parser_returns_an_element_or_a_skip(data):
 @SLOW_FUZZ
 @given(st.one_of(structured_jats, mutated(JATS_SEED, JATS_SNIPPETS)))
 def test_pmc_packages_with_any_article_give_pairs_or_skips(nxml):
-    assume(not hits_known_jats_crash(nxml))
     run_pubmed(nxml)
 
 
@@ -438,58 +411,7 @@ def _replace_somewhere(draw: st.DrawFn, value: object) -> object:
     return draw(json_values)
 
 
-def hits_known_twitter_crash(lines: list[object | bytes]) -> bool:
-    """Shapes that crash twitter.py today (each has a strict xfail below): a response whose
-    ``data``, ``includes.media`` or ``errors`` is a non-iterable scalar (TypeError), a tweet whose
-    ``attachments`` is not an object or whose ``media_keys`` is a scalar or holds lists/objects
-    (AttributeError/TypeError). Excluded from the properties so they keep exploring everything
-    else; delete once twitter.py checks these types."""
-    for line in lines:
-        value = line
-        if isinstance(line, bytes):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-        candidates = value if isinstance(value, list) else [value]
-        for item in candidates:
-            if not isinstance(item, dict):
-                continue
-            includes = item.get("includes")
-            scalars = [item.get("data"), item.get("errors")]
-            scalars += [includes.get("media")] if isinstance(includes, dict) else []
-            if not _is_tweet(item) and any(_scalar(v) for v in scalars):
-                return True
-            data = item.get("data")
-            tweets = [item] + (data if isinstance(data, list) else [data])
-            for tweet_ in tweets:
-                if _is_tweet(tweet_) and _bad_attachments(tweet_.get("attachments")):
-                    return True
-    return False
-
-
-def _is_tweet(value: object) -> bool:
-    return isinstance(value, dict) and "id" in value and "text" in value
-
-
-def _scalar(value: object) -> bool:
-    return bool(value) and isinstance(value, (int, float))
-
-
-def _bad_attachments(value: object) -> bool:
-    if not value:
-        return False
-    if not isinstance(value, dict):
-        return True
-    keys = value.get("media_keys")
-    if not keys:
-        return False
-    return _scalar(keys) or (
-        isinstance(keys, (list, dict)) and any(isinstance(k, (list, dict)) for k in keys)
-    )
-
-
-KNOWN_TWITTER_CRASHES = {
+WRONG_TYPED_TWEETS = {
     "data_scalar": [{"data": 1}],
     "media_scalar": [{"includes": {"media": 1}}],
     "errors_scalar": [{"errors": True}],
@@ -499,26 +421,13 @@ KNOWN_TWITTER_CRASHES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, AttributeError),
-    reason="twitter.tweets_in / iter_candidates assume the v2 types; fix: treat a non-list "
-    "data/media/errors and a non-dict attachments or non-string media key as absent",
-)
-@pytest.mark.parametrize("name", sorted(KNOWN_TWITTER_CRASHES))
-def test_known_tweet_shape_crashes_become_skips(name, tmp_path):
-    lines = KNOWN_TWITTER_CRASHES[name]
-    assert hits_known_twitter_crash(lines)
+@pytest.mark.parametrize("name", sorted(WRONG_TYPED_TWEETS))
+def test_wrong_typed_tweet_fields_become_skips(name, tmp_path):
+    lines = WRONG_TYPED_TWEETS[name]
     items = run_twitter(lines, tmp_path)
     assert all(isinstance(i, SkipRecord) for i in items)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="twitter.plan_shards: json.loads raises RecursionError on a deeply nested line; "
-    "fix: add RecursionError to the malformed_json except",
-)
 def test_a_deeply_nested_line_is_malformed_json(tmp_path):
     (skip,) = run_twitter([b"[" * 100_000], tmp_path)
     assert skip.reason == "malformed_json"
@@ -562,9 +471,12 @@ def test_the_tweet_seed_is_valid(media_server, tmp_path):
 
 
 @SLOW_FUZZ
-@given(lines=st.lists(st.one_of(json_values, st.binary(max_size=40)), min_size=1, max_size=4))
+@given(
+    lines=st.lists(
+        st.one_of(json_values, st.binary(max_size=40), st.just(b"[" * 5000)), min_size=1, max_size=4
+    )
+)
 def test_tweet_lines_of_any_json_give_pairs_or_skips(lines):
-    assume(not hits_known_twitter_crash(lines))
     with tempfile.TemporaryDirectory() as folder:
         run_twitter(lines, Path(folder))
 
@@ -574,7 +486,6 @@ def test_tweet_lines_of_any_json_give_pairs_or_skips(lines):
 def test_mutated_api_responses_give_pairs_or_skips(media_server, data):
     url = media_server.base + "/m1.jpg"
     lines = data.draw(st.lists(mutated_api_response(url), min_size=1, max_size=3))
-    assume(not hits_known_twitter_crash(lines))
     with tempfile.TemporaryDirectory() as folder:
         run_twitter(lines, Path(folder))
 
