@@ -41,8 +41,11 @@ def test_non_histology_frames_open_nothing_and_bound_the_next_text_window():
     shown = [Shown(0.0, 9.0, False, 0), Shown(10.0, 14.0, True, 1)]
     chunks = chunk_timeline(shown, chunk_time=5.0)
     assert [c.keys for c in chunks] == [[1]]
-    # max(previous end = end of the chart, t - pair_chunk_time = 5.0)
-    assert chunks[0].start == pytest.approx(9.0)
+    # max(previous end = end of the chart + pad, t - pair_chunk_time = 5.0)
+    assert chunks[0].start == pytest.approx(9.5)
+    # ... but never after the histology image appears
+    shown = [Shown(0.0, 9.0, False, 0), Shown(9.2, 14.0, True, 1)]
+    assert chunk_timeline(shown, chunk_time=5.0)[0].start == pytest.approx(9.2)
 
 
 def test_chunk_closes_on_a_non_histology_frame():
@@ -50,7 +53,7 @@ def test_chunk_closes_on_a_non_histology_frame():
     chunks = chunk_timeline(shown, chunk_time=20.0)
     assert [c.keys for c in chunks] == [[0], [2]]
     assert chunks[0].end == pytest.approx(4.2)  # pad capped by the chart appearing
-    assert chunks[1].start == pytest.approx(8.0)  # the chart's narration is not taken
+    assert chunks[1].start == pytest.approx(8.2)  # the chart's narration is not taken
 
 
 def test_chunk_closes_on_a_gap_longer_than_pair_chunk_time():

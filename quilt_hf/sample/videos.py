@@ -165,7 +165,8 @@ def _sentences(slide: SlideSpec, organ: str, diagnosis: str, rng: np.random.Gene
         ]
     stain = "hematoxylin and eosin" if slide.stain == "H&E" else "an immunohistochemical"
     return [
-        f"Here is a {MAG_WORDS[slide.magnification]} view of the {organ} stained with {stain} stain.",
+        f"Here is a {MAG_WORDS[slide.magnification]} view of the {organ}.",
+        f"The section is stained with {stain} stain.",
         f"Notice the {feature()} and the {feature()} in this field.",
         f"These findings are typical of {diagnosis}.",
         f"Compare the {feature()} with the surrounding normal tissue.",
@@ -181,7 +182,7 @@ def narration_for(slide: SlideSpec, spec: VideoSpec, rng: np.random.Generator) -
         if words and len(words) + len(sentence.split()) > budget:
             break
         words.extend(sentence.split())
-    return " ".join(words[: max(budget, 4)])
+    return " ".join(words)  # the first sentence is kept whole even when it runs over
 
 
 # --------------------------------------------------------------------------- slide pictures

@@ -6,8 +6,10 @@ gap longer than ``pair_chunk_time``, or when its time exceeds ``pair_chunk_time`
 says how ``pair_chunk_time`` is chosen; ``PAIR_CHUNK_TIME_RULE`` is our choice. How we read the rest:
 
 - The timeline is the video's keyframes (static windows, ``keyframes.py``) in time order.
-- "previous end" is the end of the previous chunk, or the end of the last non-histology window
-  shown since (narration over a chart belongs to the chart), whichever is later; 0 at the start.
+- "previous end" is the end of the previous chunk, or ``pad`` seconds after the last
+  non-histology window shown since (narration over a chart belongs to the chart, and trails it
+  as it trails a histology image), whichever is later, but never after the new image appears;
+  0 at the start.
 - "its time exceeds" is checked before a window joins: if the chunk's text window would then span
   more than ``pair_chunk_time``, the chunk closes and the window opens a new one. So two slides
   share a chunk only when both are short; a slide held longer than ``pair_chunk_time`` is cut into
@@ -127,7 +129,8 @@ def chunk_timeline(
     words = sorted(words, key=lambda w: w.start)
     chunks: list[Chunk] = []
     current: Chunk | None = None
-    previous_end = 0.0
+    previous_end = 0.0  # end of the previous chunk
+    shown_until = 0.0  # end (+ pad) of the last non-histology window
 
     def close(at: float) -> None:
         nonlocal current, previous_end
@@ -141,7 +144,7 @@ def chunk_timeline(
         if not window.histology:
             if current is not None:
                 close(min(current.last_end + pad, window.start))
-            previous_end = max(previous_end, window.end)
+            shown_until = max(shown_until, window.end + pad)  # its narration trails it too
             continue
         if current is not None and (
             window.start - current.last_end > chunk_time or window.end - current.start > chunk_time
@@ -149,7 +152,8 @@ def chunk_timeline(
             cut = min(current.last_end + pad, window.start)
             close(sentence_cut(cut, words, current.start, window.end))
         if current is None:
-            current = Chunk(start=max(previous_end, window.start - chunk_time))
+            after_non_histology = min(shown_until, window.start)
+            current = Chunk(start=max(previous_end, after_non_histology, window.start - chunk_time))
         current.keys.append(window.key)
         current.last_end = window.end
         # a window held longer than the chunk time: equal pieces, each with this image
