@@ -48,10 +48,27 @@ def make_executor(args: argparse.Namespace):
     if args.executor == "ray":
         from quilt_hf.ray_executor import RayExecutor
 
-        return RayExecutor(address=args.ray_address)
+        return RayExecutor(address=args.ray_address, resources=parse_resources(args.ray_resources))
     from quilt_hf.executors import LocalExecutor
 
     return LocalExecutor(workers=args.workers)
+
+
+def parse_resources(specs: list[str]) -> dict[str, dict[str, float]]:
+    from quilt_hf.errors import QuiltError
+
+    resources: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        subset, _, pairs = spec.partition("=")
+        try:
+            resources[subset.strip()] = {
+                key.strip(): float(value) for key, value in (p.split(":") for p in pairs.split(","))
+            }
+        except ValueError as error:
+            raise QuiltError(
+                f"--ray-resources {spec!r}: expected SUBSET=KEY:VALUE[,KEY:VALUE]"
+            ) from error
+    return resources
 
 
 def run(args: argparse.Namespace) -> int:
