@@ -119,13 +119,28 @@ def test_accelerate_launch_folder_end_to_end(dataset, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["accelerate-m", "python-m"])
 def test_module_launchers(dataset, tmp_path, launcher):
+    """accelerate -m: locked text tower; python -m: bf16 autocast and gradient accumulation."""
     out = tmp_path / "run"
-    cmd = [*ACCELERATE, "-m", "trainer"] if launcher == "accelerate-m" else PYTHON_M
-    extra = ["--mixed_precision", "bf16"] if launcher == "python-m" else []
+    if launcher == "accelerate-m":
+        cmd = [*ACCELERATE, "-m", "trainer"]
+        extra = ["--lock_text", "true", "--checkpoint_every", "1"]
+    else:
+        cmd = PYTHON_M
+        extra = ["--mixed_precision", "bf16", "--gradient_accumulation_steps", "2"]
     result = run(cmd, tiny_args(dataset, out, "--max_steps", "2", *extra), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads((out / "summary.json").read_text())["steps"] == 2
-    assert (out / "final" / "model.safetensors").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2
+    final = load_file(str(out / "final" / "model.safetensors"))
+    if launcher == "accelerate-m":
+        first = load_file(str(out / "checkpoints" / "checkpoint_0" / "model.safetensors"))
+        for key in final:
+            if key.startswith(("text_model.", "text_projection.")):
+                assert torch.equal(first[key], final[key]), key
+        assert not torch.equal(first["visual_projection.weight"], final["visual_projection.weight"])
+    else:
+        # 2 optimizer steps x 2 micro-batches x 16 = 64 items drawn (a skipped one is counted)
+        assert summary["samples"] + summary["skipped"]["corrupt_image"] == 64
 
 
 @pytest.mark.slow

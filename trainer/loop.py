@@ -84,6 +84,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     accelerator = _make_accelerator(config, output_dir)
     set_seed(config.seed)
     hooks = list(eval_hooks) + [load_hook(spec) for spec in config.eval_hooks]
+    resume_dir = resolve_resume(output_dir, config.resume_from)  # fail fast, before loading
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         config.save(output_dir / "config.yaml")
@@ -134,7 +135,6 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     accelerator.register_for_checkpointing(scheduler, progress)
     unwrapped = accelerator.unwrap_model(model)
 
-    resume_dir = resolve_resume(output_dir, config.resume_from)
     if resume_dir is not None:
         check_compatible(resume_dir, unwrapped)
         try:
