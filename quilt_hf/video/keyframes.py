@@ -56,10 +56,15 @@ def _signature(image: Image.Image) -> tuple[int, np.ndarray]:
 
 
 def canonical_indices(
-    images: Sequence[Image.Image], *, phash_distance: int = 8, max_pixel_diff: float = 8.0
+    images: Sequence[Image.Image],
+    *,
+    phash_distance: int = 8,
+    max_pixel_diff: float = 8.0,
+    signatures: Sequence[tuple[int, np.ndarray]] | None = None,
 ) -> list[int]:
     """For each image, the index of the first earlier image it nearly duplicates (or itself)."""
-    signatures = [_signature(image) for image in images]
+    if signatures is None:
+        signatures = [_signature(image) for image in images]
     canonical: list[int] = []
     for i, (phash, small) in enumerate(signatures):
         match = i
@@ -85,20 +90,29 @@ class WindowAnalyser:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes")
         self._futures: dict[int, Future] = {}
 
-    def _analyse(self, image: Image.Image) -> tuple[float, bool, int]:
+    def _analyse(self, image: Image.Image) -> tuple[tuple[float, bool, int], tuple]:
         from quilt_hf.video.magnification import estimate_magnification
 
         prob = float(np.asarray(self.classifier.predict_proba([image]), dtype=float)[0])
         histology = prob >= self.threshold
-        return prob, histology, estimate_magnification(image) if histology else -1
+        labels = (prob, histology, estimate_magnification(image) if histology else -1)
+        return labels, _signature(image)
 
     def submit(self, window: StaticWindow) -> None:
         """Start analysing ``window`` (use as ``find_static_windows(on_window=...)``)."""
         self._futures[id(window)] = self._pool.submit(self._analyse, window.image)
 
-    def result(self, window: StaticWindow) -> tuple[float, bool, int]:
+    def _get(self, window: StaticWindow):
         future = self._futures.get(id(window))
         return future.result() if future is not None else self._analyse(window.image)
+
+    def result(self, window: StaticWindow) -> tuple[float, bool, int]:
+        """``(P(histology), is histology, magnification)`` of the window's image."""
+        return self._get(window)[0]
+
+    def signature(self, window: StaticWindow) -> tuple[int, np.ndarray]:
+        """The near-duplicate signature (pHash, 32x32 grey) of the window's image."""
+        return self._get(window)[1]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -128,7 +142,10 @@ def build_keyframes(
     from quilt_hf.video.magnification import estimate_magnification
 
     canonical = canonical_indices(
-        [w.image for w in windows], phash_distance=phash_distance, max_pixel_diff=max_pixel_diff
+        [w.image for w in windows],
+        phash_distance=phash_distance,
+        max_pixel_diff=max_pixel_diff,
+        signatures=[analyser.signature(w) for w in windows] if analyser is not None else None,
     )
     unique = sorted(set(canonical))
     labels: dict[int, tuple[float, bool, int]] = {}
