@@ -158,7 +158,10 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
         grey = int(rng.integers(200, 250))
         return Image.new("RGB", size, (grey, grey, grey))
     if kind == 2:
-        return Image.new("RGB", size, _colour(rng))
+        colour = np.array(_colour(rng), dtype=np.float32)
+        if rng.random() < 0.5:  # pastel: pale pink / lavender / beige slide backgrounds
+            colour = colour + (255 - colour) * rng.uniform(0.55, 0.9)
+        return Image.new("RGB", size, tuple(int(v) for v in colour))
     top, bottom = np.array(_colour(rng)), np.array(_colour(rng))
     ramp = np.linspace(0, 1, size[1])[:, None, None]
     gradient = top * (1 - ramp) + bottom * ramp

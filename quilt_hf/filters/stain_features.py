@@ -30,9 +30,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "hema_mean",  # mean haematoxylin optical density (HED) on the foreground
     "eosin_mean",  # mean eosin optical density
     "dab_mean",  # mean DAB optical density
-    "colour_entropy",  # entropy (bits / 12) of the 4-bit-per-channel colour histogram
-    "top_colour",  # share of the single most common quantised colour
-    "colours_90",  # log2 of the number of quantised colours covering 90% of pixels, / 12
+    "colour_entropy",  # entropy (bits / 12) of the foreground's 4-bit-per-channel colour histogram
+    "top_colour",  # share of the single most common quantised foreground colour
+    "colours_90",  # log2 of the number of quantised colours covering 90% of the foreground, / 12
     "flat_fraction",  # foreground pixels whose 3x3 neighbourhood is flat (rendered graphics)
     "edge_fraction",  # foreground pixels with a strong gradient (text, chart lines, tissue edges)
     "mid_gradient",  # foreground pixels with a moderate gradient (tissue texture)
@@ -76,8 +76,10 @@ def stain_features(image: Image.Image) -> np.ndarray:
 
     quantised = (rgb * 15.999).astype(np.int32)
     codes = (quantised[..., 0] << 8) | (quantised[..., 1] << 4) | quantised[..., 2]
-    counts = np.sort(np.bincount(codes.ravel(), minlength=4096))[::-1].astype(np.float64)
-    shares = counts[counts > 0] / n_pixels
+    # colour statistics of the foreground: glass/paper background is one colour in tissue too
+    colour_pixels = codes[foreground] if n_fg >= max(16, 0.01 * n_pixels) else codes.ravel()
+    counts = np.sort(np.bincount(colour_pixels, minlength=4096))[::-1].astype(np.float64)
+    shares = counts[counts > 0] / counts.sum()
     entropy = float(-(shares * np.log2(shares)).sum())
     colours_90 = int(np.searchsorted(np.cumsum(shares), 0.9) + 1)
 

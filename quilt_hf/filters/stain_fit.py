@@ -40,7 +40,7 @@ def _scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 
 def fit_stain_model(
-    n_fit: int = 1200, n_eval: int = 600, seed: int = 0, eval_seed: int = 1, c: float = 10.0
+    n_fit: int = 1200, n_eval: int = 600, seed: int = 0, eval_seed: int = 1, c: float = 1.0
 ) -> dict[str, Any]:
     """Fit on generated images and return the model as a JSON-ready dict (with both scores)."""
     from sklearn.linear_model import LogisticRegression
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n_eval", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval_seed", type=int, default=1)
-    parser.add_argument("--C", type=float, default=10.0, dest="c")
+    parser.add_argument("--C", type=float, default=1.0, dest="c")
     args = parser.parse_args(argv)
     result = fit_stain_model(args.n_fit, args.n_eval, args.seed, args.eval_seed, args.c)
     args.out.parent.mkdir(parents=True, exist_ok=True)
