@@ -98,11 +98,11 @@ def test_checkpoint_from_another_model_shape(tmp_path, capsys, monkeypatch):
         "0",
     ]
     assert _main(capsys, *common, "--max_steps", "1", "--checkpoint_every", "1")[0] == 0
-    wide = tmp_path / "wide.json"
+    wide = tmp_path / "wide.yaml"
     wide.write_text(
-        Path("trainer/configs/tiny-clip.json")
+        Path("trainer/configs/tiny-clip.yaml")
         .read_text()
-        .replace('"projection_dim": 32', '"projection_dim": 48')
+        .replace("projection_dim: 32", "projection_dim: 48")
     )
     code, err = _main(
         capsys, *common, "--max_steps", "2", "--model_config", str(wide), "--resume_from", "latest"

@@ -82,3 +82,14 @@ def test_save_round_trips(tmp_path):
     again = load_config(["--config", str(tmp_path / "config.yaml")])
     assert again == config
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["learning_rate"] == 1e-4
+
+
+def test_shipped_configs_resolve_outside_the_repository(tmp_path, monkeypatch):
+    from trainer.model import build_model
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config(["--config", "trainer/configs/tiny.yaml"])
+    assert config.model_config == "trainer/configs/tiny-clip.yaml"
+    assert build_model(config).config.projection_dim == 32
+    with pytest.raises(QuiltError, match="does not exist"):
+        load_config(["--config", "trainer/configs/nope.yaml"])

@@ -19,7 +19,37 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-WORDS = ["hematoxylin", "eosin", "stained", "section", "showing", "glandular", "epithelium", "with", "nuclear", "atypia", "mitotic", "figures", "stroma", "lymphocytes", "necrosis", "fibrosis", "carcinoma", "adenoma", "immunostain", "positive", "membranous", "cytoplasmic", "brown", "chromogen", "high", "power", "low", "power", "field"]
+WORDS = [
+    "hematoxylin",
+    "eosin",
+    "stained",
+    "section",
+    "showing",
+    "glandular",
+    "epithelium",
+    "with",
+    "nuclear",
+    "atypia",
+    "mitotic",
+    "figures",
+    "stroma",
+    "lymphocytes",
+    "necrosis",
+    "fibrosis",
+    "carcinoma",
+    "adenoma",
+    "immunostain",
+    "positive",
+    "membranous",
+    "cytoplasmic",
+    "brown",
+    "chromogen",
+    "high",
+    "power",
+    "low",
+    "power",
+    "field",
+]
 LONG_CAPTION = " ".join(["this lecture slide shows an immunohistochemistry stain"] * 12)
 CORRUPT_BYTES = b"\xff\xd8\xff\xe0 this is not really a jpeg"
 

@@ -32,7 +32,7 @@ from trainer.transforms import (
     train_transform,
 )
 
-TINY = "trainer/configs/tiny-clip.json"
+TINY = "trainer/configs/tiny-clip.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +159,8 @@ def test_checkpoint_of_another_shape_is_refused(tmp_path, tiny_root):
         str(tmp_path / "model.safetensors"),
     )
     check_compatible(tmp_path, small)  # same shape: fine
-    wider = tmp_path / "wide.json"
-    wider.write_text(Path(TINY).read_text().replace('"projection_dim": 32', '"projection_dim": 48'))
+    wider = tmp_path / "wide.yaml"
+    wider.write_text(Path(TINY).read_text().replace("projection_dim: 32", "projection_dim: 48"))
     with pytest.raises(QuiltError, match="different shape"):
         check_compatible(tmp_path, build_model(TrainConfig(model_config=str(wider))))
 

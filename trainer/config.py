@@ -100,6 +100,16 @@ class TrainConfig:
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
+def shipped_path(path: str) -> Path:
+    """``path`` as given, or, when it names a shipped file (``trainer/configs/...``) and the run
+    starts outside the repository, the copy installed with the package."""
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    installed = Path(__file__).resolve().parent.parent / given
+    return installed if installed.exists() else given
+
+
 def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
@@ -194,7 +204,7 @@ def load_config(argv: list[str] | None = None) -> TrainConfig:
         raise _unknown_key_error(flags or unknown, "the command line")
     values: dict[str, Any] = {}
     if args.config:
-        path = Path(args.config)
+        path = shipped_path(args.config)
         if not path.is_file():
             raise QuiltError(f"config file {path} does not exist")
         loaded = yaml.safe_load(path.read_text()) or {}

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from quilt_hf.errors import QuiltError
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, shipped_path
 from trainer.tokenizer import openai_clip_tokenizer
 
 VISION_PARTS = ("vision_model.", "visual_projection.")
@@ -24,7 +24,7 @@ NO_DECAY_MARKERS = ("bias", "norm", "embedding", "logit_scale")
 def read_clip_config(path: str):
     from transformers import CLIPConfig
 
-    file = Path(path)
+    file = shipped_path(path)
     if not file.is_file():
         raise QuiltError(f"model_config {path} does not exist")
     loaded: Any = (
@@ -146,7 +146,3 @@ def no_decay_names(model) -> list[str]:
     groups = parameter_groups(model, 1.0)
     ids = {id(p) for p in groups[1]["params"]}
     return [n for n, p in model.named_parameters() if id(p) in ids]
-
-
-def count_trainable(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
