@@ -107,7 +107,6 @@ def train_tiny(dataset_dir: Path, run_dir: Path, *, steps: int, seed: int) -> No
     command = [
         sys.executable, "-m", "trainer",
         "--config", str(configs / "tiny.yaml"),
-        "--model_config", str(configs / "tiny-clip.json"),
         "--dataset", str(dataset_dir),
         "--output_dir", str(run_dir),
         "--max_steps", str(steps),
