@@ -4,7 +4,9 @@ Same tiny CLIP shape (ViT 32px/patch 8, width 32, 2 layers, 2 heads; text width 
 77 tokens; 32-d embedding), the same images (real IHC crops, JPEG in parquet for us, the same
 JPEG files + CSV for open_clip) and the same batch size, on CPU. Each trainer runs as a subprocess;
 we report samples/s and the fraction of step time spent waiting for data, both over all steps but
-the first, and the peak RSS of the process tree (main process + data workers).
+the first, the peak RSS of the process tree (main process + data workers), and the CPU seconds of
+the whole run (start-up included). The machine is shared: the two run alternately for --rounds
+rounds, every round is printed and each side's best round is compared.
 
 open_clip needs torchvision, which does not import beside this project's torch 2.13: it runs from
 its own virtualenv (default /work/benchvenvs/openclip: torch 2.14.1, torchvision 0.29.1,
@@ -20,6 +22,7 @@ import csv
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -61,8 +64,12 @@ OPENCLIP_LINE = re.compile(
 )
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``cmd``; return its result and the peak RSS (MiB) of its whole process tree."""
+def run_measured(
+    cmd: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``cmd``; return its result, the peak RSS (MiB) of its whole process tree and the CPU
+    seconds (user + sys) of that tree - a figure the shared machine's load barely moves."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -85,7 +92,9 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Comple
     output, _ = proc.communicate()
     done.set()
     sampler.join()
-    return subprocess.CompletedProcess(cmd, proc.returncode, output, ""), peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return subprocess.CompletedProcess(cmd, proc.returncode, output, ""), peak, cpu
 
 
 def write_data(root: Path, images: int) -> tuple[Path, Path]:
@@ -120,7 +129,7 @@ def bench_ours(dataset: Path, out: Path, batch: int, steps: int, workers: int, e
            "--output_dir", str(out), "--per_device_batch_size", str(batch), "--max_steps", str(steps),
            "--eval_split", "null", "--report_to", "none", "--checkpoint_every", "0", "--num_workers", str(workers),
            "--warmup_steps", "2", "--log_every", "5"]  # fmt: skip
-    result, peak = run_measured(cmd, env)
+    result, peak, cpu = run_measured(cmd, env)
     if result.returncode != 0:
         raise SystemExit(f"our trainer failed:\n{result.stdout[-3000:]}")
     summary = json.loads((out / "summary.json").read_text())
@@ -128,6 +137,7 @@ def bench_ours(dataset: Path, out: Path, batch: int, steps: int, workers: int, e
         "samples_per_s": summary["samples_per_s"],
         "data_wait": summary["data_wait_frac"],
         "peak_mib": peak,
+        "cpu_s": cpu,
     }
 
 
@@ -142,7 +152,7 @@ def bench_openclip(csv_path: Path, out: Path, batch: int, epochs: int, workers: 
             "--precision", "fp32", "--seed", "0", "--save-frequency", "0", "--zeroshot-frequency", "0",
             "--val-frequency", "0", "--log-every-n-steps", "5", "--logs", str(out / "logs"), "--name", "bench",
             "--device", "cpu"]  # fmt: skip
-    result, peak = run_measured(
+    result, peak, cpu = run_measured(
         [OPENCLIP_PYTHON, "-c", OPENCLIP_RUNNER, str(config_dir), *args], env
     )
     lines = OPENCLIP_LINE.findall(result.stdout)
@@ -155,6 +165,7 @@ def bench_openclip(csv_path: Path, out: Path, batch: int, epochs: int, workers: 
         "samples_per_s": batch / float(batch_time),
         "data_wait": float(data_time) / float(batch_time),
         "peak_mib": peak,
+        "cpu_s": cpu,
     }
 
 
@@ -187,15 +198,18 @@ def main() -> None:
                 )
             )
         for name, rows in runs.items():
-            print(name, "rounds samples/s:", ", ".join(f"{r['samples_per_s']:.1f}" for r in rows))
+            speeds = ", ".join(f"{r['samples_per_s']:.1f}" for r in rows)
+            cpus = ", ".join(f"{r['cpu_s']:.1f}" for r in rows)
+            print(f"{name} rounds: samples/s {speeds} | CPU s per run {cpus}")
         ours = max(runs["quilt-hf"], key=lambda r: r["samples_per_s"])
         theirs = max(runs["open_clip"], key=lambda r: r["samples_per_s"])
     print(f"tiny CLIP, {args.images} images 128px -> 32px, batch {args.batch}, {steps} steps, "
           f"{args.workers} data worker(s), {os.cpu_count()} CPU cores")  # fmt: skip
-    print(f"{'':12}{'samples/s':>12}{'data wait':>12}{'peak RSS':>12}")
+    print(f"{'':12}{'samples/s':>12}{'data wait':>12}{'peak RSS':>12}{'CPU s/run':>12}")
     for name, row in (("quilt-hf", ours), ("open_clip", theirs)):
         print(
-            f"{name:12}{row['samples_per_s']:12.1f}{row['data_wait']:12.1%}{row['peak_mib']:10.0f} MiB"
+            f"{name:12}{row['samples_per_s']:12.1f}{row['data_wait']:12.1%}"
+            f"{row['peak_mib']:8.0f} MiB{row['cpu_s']:12.1f}"
         )
     print(
         f"ratio quilt-hf / open_clip samples/s: {ours['samples_per_s'] / theirs['samples_per_s']:.2f}x"
