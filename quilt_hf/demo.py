@@ -182,7 +182,11 @@ def format_demo_summary(result: DemoResult) -> str:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if "acc" in k)
         lines.append(f"  zero-shot {name}: {shown}")
     if result.retrieval:
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.retrieval.items()))
+        shown = ", ".join(
+            f"{k} {v:.3f}"
+            for k, v in sorted(result.retrieval.items())
+            if k.endswith(("R@1", "R@5", "R@10"))
+        )
         lines.append(f"  retrieval (val): {shown}")
     lines += [
         "  where to look:",
