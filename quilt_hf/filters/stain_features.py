@@ -39,7 +39,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "laplacian",  # mean |Laplacian| of the foreground grey image (high-frequency energy)
     "grey_std",  # standard deviation of the foreground grey level
     "val_mean",  # mean brightness of the foreground (DAB/haematoxylin are darker than skin)
-    *(f"hue_{i}" for i in range(HUE_BINS)),  # hue histogram of saturated foreground pixels
+    # hue histogram of saturated, TEXTURED foreground pixels: "pink and textured" is tissue,
+    # "pink and flat" is a slide background (a logistic model cannot form that AND itself)
+    *(f"hue_{i}" for i in range(HUE_BINS)),
     "band_fine",  # |grey - blur(1)|: cell-scale detail (nuclei, fibres)
     "band_mid",  # |blur(1) - blur(2)|
     "band_coarse",  # |blur(2) - blur(4)|: object-scale shading (faces, furniture, sky)
@@ -113,7 +115,10 @@ def stain_features(image: Image.Image) -> np.ndarray:
             "val_mean": val[foreground].mean(),
         }
         hue_counts = np.bincount(
-            (fg_hue[coloured] * HUE_BINS).astype(np.int64).clip(0, HUE_BINS - 1), minlength=HUE_BINS
+            (fg_hue[coloured & (fg_gradient > 0.015)] * HUE_BINS)
+            .astype(np.int64)
+            .clip(0, HUE_BINS - 1),
+            minlength=HUE_BINS,
         )
         features |= {f"hue_{i}": count / n_fg for i, count in enumerate(hue_counts)}
         features |= _scale_and_orientation(grey, foreground)
