@@ -22,11 +22,11 @@ from typing import Any
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
 from quilt_hf.dataset_folder import (
-    WORK_DIRNAME,
     builder_cache_dir,
     count_unique_images,
     prepare_folder,
     skipped_by_reason,
+    work_shards_dir,
 )
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
@@ -66,7 +66,16 @@ def build_dataset(
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    shards_root = out_dir / WORK_DIRNAME / "shards"
+    shards_root = work_shards_dir(
+        out_dir,
+        {
+            "image": vars(config.image),
+            "filters": vars(config.filters),
+            "sources": config.sources,
+            "shard_size": config.shard_size,
+            "base_dir": str(config.base_dir),
+        },
+    )
     report: dict[str, Any] = {}
     with sample_server(config):
         builder = BUILDERS[builder_name](
@@ -85,6 +94,7 @@ def build_dataset(
         counts=counts,
         split_bytes=split_bytes,
         unique_images=count_unique_images(files),
+        download_size=sum(f.stat().st_size for f in files),
         skipped=dict(skipped),
         seed=config.seed,
         val_fraction=config.val_fraction,

@@ -86,6 +86,8 @@ class DatasetSummary:
     pretty_name: str = "Quilt-1M (quilt-hf build)"
     data_dir: str = "data"
     extra_configs: Sequence[dict[str, Any]] = ()
+    # bytes of the parquet files on disk; it also keys datasets' cache (see card_data)
+    download_size: int = 0
     # (title, text) sections that say where the rows came from, for imported datasets
     origin: Sequence[tuple[str, str]] = ()
     terms: str = ""  # licence and terms of use; the curated-data default when empty
@@ -122,6 +124,10 @@ def card_data(summary: DatasetSummary, *, gated: bool = False) -> DatasetCardDat
                 if split_rows[s]
             ],
             "dataset_size": int(sum(summary.split_bytes.values())),
+            # datasets keys its cache of a local folder on this metadata, not on the files'
+            # contents: without a size that changes with the files, load_dataset would return the
+            # previous build's rows after a rebuild (huggingface/datasets#2956)
+            "download_size": int(summary.download_size),
         },
     }
     if gated:

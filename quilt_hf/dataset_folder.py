@@ -6,6 +6,8 @@ builder's own cache lives in ``out_dir/.quilt_work`` and is removed afterwards.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -78,6 +80,17 @@ def write_split(
         if writer is not None:
             writer.close()
     return total
+
+
+def work_shards_dir(out_dir: Path, settings: dict[str, Any]) -> Path:
+    """Where finished work shards live, keyed by everything that shapes their rows.
+
+    A rerun with the same settings resumes from the finished shards; a rerun with other filters,
+    image options or sources starts from fresh shards instead of silently reusing rows made under
+    the old settings.
+    """
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    return out_dir / WORK_DIRNAME / f"shards-{digest[:12]}"
 
 
 def builder_cache_dir(out_dir: Path) -> str:

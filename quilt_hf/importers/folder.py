@@ -8,11 +8,11 @@ from typing import Any
 
 from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
 from quilt_hf.dataset_folder import (
-    WORK_DIRNAME,
     builder_cache_dir,
     count_unique_images,
     prepare_folder,
     skipped_by_reason,
+    work_shards_dir,
 )
 from quilt_hf.shards import write_json_atomic
 
@@ -58,7 +58,9 @@ def import_folder(
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    work_dir = out_dir / WORK_DIRNAME / "shards" / "import"
+    work_dir = (
+        work_shards_dir(out_dir, {"importer": builder_cls.__name__, "options": options}) / "import"
+    )
     report: dict[str, Any] = {}
     builder = builder_cls(
         config_name="default",
@@ -74,6 +76,7 @@ def import_folder(
         counts=counts,
         split_bytes=split_bytes,
         unique_images=count_unique_images(files),
+        download_size=sum(f.stat().st_size for f in files),
         skipped=dict(skipped),
         pretty_name=pretty_name,
         origin=origin,
