@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -189,3 +191,17 @@ def test_reimport_with_other_rows_is_not_served_from_the_datasets_cache(release,
     )  # fmt: skip
     assert run_import_fresh == 0
     assert load_dataset(str(out), split="train").num_rows == 3  # openpath row filtered out now
+
+
+def test_the_trainer_reads_an_imported_release(release, tmp_path):
+    out = tmp_path / "quilt_1m"
+    run_import(release, out)
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "--config", "trainer/configs/tiny.yaml", "--dataset", str(out),
+         "--output_dir", str(tmp_path / "run"), "--max_steps", "2", "--per_device_batch_size", "4",
+         "--checkpoint_every", "0", "--eval_split", "null", "--report_to", "none"],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
