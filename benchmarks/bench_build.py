@@ -17,8 +17,6 @@ import argparse
 import hashlib
 import io
 import json
-import multiprocessing
-import resource
 import shutil
 import sys
 import tempfile
@@ -26,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from child_process import measure
 
 SHARD_ROWS = 1000
 BATCH = 512
@@ -128,32 +127,17 @@ def stage_dedup(images: int, out: str) -> None:
 STAGES = {"floor": stage_floor, "shards": stage_shards, "assemble": stage_assemble}
 
 
-def _child(name: str, n: int, out: str, queue) -> None:
-    import logging
-
-    logging.disable(logging.WARNING)
-    # import everything first: a stage's time is its work, not library start-up
-    import datasets  # noqa: F401
-    import imagehash  # noqa: F401
-
-    import loading_scripts.quilt_1m  # noqa: F401
-    import quilt_hf.shards  # noqa: F401
-    import quilt_hf.tasks  # noqa: F401
-
-    started = time.perf_counter()
-    (STAGES | {"dedup": stage_dedup})[name](n, out)
-    seconds = time.perf_counter() - started
-    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+WARM_IMPORTS = (
+    "datasets",
+    "imagehash",
+    "loading_scripts.quilt_1m",
+    "quilt_hf.shards",
+    "quilt_hf.tasks",
+)
 
 
 def run_stage(name: str, n: int, out: str) -> tuple[float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(name, n, out, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return measure((STAGES | {"dedup": stage_dedup})[name], n, out, warm_imports=WARM_IMPORTS)
 
 
 def main() -> None:

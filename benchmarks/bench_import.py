@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import multiprocessing
-import resource
 import shutil
 import tempfile
 import time
@@ -25,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from child_process import measure
 
 
 def make_release(folder: Path, rows: int, images: int) -> tuple[Path, Path]:
@@ -101,30 +100,9 @@ def ours(lookup: Path, archive: Path, out: Path) -> None:
     assert main(["import", "quilt1m", "--lookup", str(lookup), "--images", str(archive), "--out", str(out / "quilt_1m")]) == 0  # fmt: skip
 
 
-def _child(name: str, lookup: str, archive: str, out: str, queue) -> None:
-    import logging
-
-    import quilt_hf.cli  # noqa: F401  (start-up is not the import's work)
-    import quilt_hf.shards  # noqa: F401
-
-    logging.disable(logging.WARNING)
-    started = time.perf_counter()
-    {"floor": floor, "ours": ours}[name](Path(lookup), Path(archive), Path(out))
-    queue.put(
-        (time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    )
-
-
 def run(name: str, lookup: Path, archive: Path, out: Path) -> tuple[float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(
-        target=_child, args=(name, str(lookup), str(archive), str(out), queue)
-    )
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    target = {"floor": floor, "ours": ours}[name]
+    return measure(target, lookup, archive, out, warm_imports=("quilt_hf.cli", "quilt_hf.shards"))
 
 
 def main() -> None:
