@@ -9,7 +9,7 @@ the whole run (start-up included). The machine is shared: the two run alternatel
 rounds, every round is printed and each side's best round is compared.
 
 open_clip needs torchvision, which does not import beside this project's torch 2.13: it runs from
-its own virtualenv (default /work/benchvenvs/openclip: torch 2.14.1, torchvision 0.29.1,
+its own virtualenv (default .peers/openclip: torch 2.14.1, torchvision 0.29.1,
 open-clip-torch, braceexpand, webdataset, pandas).
 
     python benchmarks/bench_trainer.py [--images 1024] [--batch 64] [--epochs 2]
@@ -33,7 +33,9 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-OPENCLIP_PYTHON = "/work/benchvenvs/openclip/bin/python"
+OPENCLIP_PYTHON = str(
+    Path(__file__).resolve().parents[1] / ".peers" / "openclip" / "bin" / "python"
+)
 OPENCLIP_MODEL = {
     "embed_dim": 32,
     "vision_cfg": {

@@ -205,3 +205,26 @@ def test_gradient_checkpointing_flag():
     )
     assert getattr(model, flag)
     assert not getattr(build_model(TrainConfig(model_config=TINY)), flag)
+
+
+def test_reduced_jpeg_decode_keeps_enough_pixels_for_the_crop():
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from trainer.data import decode_image, decode_side
+    from trainer.transforms import random_resized_crop_box
+
+    buffer = _io.BytesIO()
+    _Image.new("RGB", (1280, 720), (200, 120, 160)).save(buffer, "JPEG")
+    image = decode_image({"bytes": buffer.getvalue(), "path": None}, min_side=decode_side(224))
+    assert image.size == (640, 360)  # decoded at 1/2 scale, not full size
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # every training crop of the reduced image is still >= 224 px
+        left, top, right, bottom = random_resized_crop_box(*image.size, rng)
+        assert min(right - left, bottom - top) >= 224
+    small = _io.BytesIO()
+    _Image.new("RGB", (300, 300)).save(small, "JPEG")
+    assert decode_image(
+        {"bytes": small.getvalue(), "path": None}, min_side=decode_side(224)
+    ).size == (300, 300)

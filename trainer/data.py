@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import zlib
 from collections import Counter
@@ -32,7 +33,7 @@ from PIL import Image
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from trainer.config import TrainConfig
-from trainer.transforms import eval_transform, train_transform
+from trainer.transforms import RATIO, TRAIN_SCALE, eval_transform, train_transform
 
 SKIP_REASONS = ("corrupt_image", "missing_image", "no_text")
 WEBDATASET_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
@@ -166,8 +167,13 @@ def _check_columns(ds, config: TrainConfig, split: str):
 # ----------------------------------------------------------------------------- decoding
 
 
-def decode_image(value: Any) -> Image.Image:
-    """A ``datasets`` Image value (``{"bytes", "path"}``) -> RGB PIL image, or SkipRecord."""
+def decode_image(value: Any, min_side: int | None = None) -> Image.Image:
+    """A ``datasets`` Image value (``{"bytes", "path"}``) -> RGB PIL image, or SkipRecord.
+
+    With ``min_side``, a JPEG at least twice that size is decoded at a reduced DCT scale
+    (``Image.draft``: 1/2, 1/4 or 1/8) whose short side is still >= ``min_side``. The crop that
+    follows never upsamples, and decoding a 1280x720 frame for a 224 px crop costs a fraction.
+    """
     if value is None:
         raise SkipRecord("missing_image")
     data = value.get("bytes") if isinstance(value, dict) else None
@@ -179,12 +185,19 @@ def decode_image(value: Any) -> Image.Image:
             image = Image.open(path)
         else:
             raise SkipRecord("missing_image", str(path or ""))
+        if min_side and image.format == "JPEG":
+            image.draft("RGB", (min_side, min_side))
         image.load()
         return image.convert("RGB")
     except SkipRecord:
         raise
     except Exception as err:  # PIL raises many types for bad bytes
         raise SkipRecord("corrupt_image", f"{type(err).__name__}: {err}") from err
+
+
+def decode_side(image_size: int) -> int:
+    """The short side a training image needs so that a TRAIN_SCALE crop is >= ``image_size``."""
+    return math.ceil(image_size / math.sqrt(TRAIN_SCALE[0]) * max(RATIO) ** 0.5)
 
 
 def texts_of(value: Any) -> list[str]:
@@ -252,7 +265,9 @@ class ImageGroupDataset(torch.utils.data.Dataset):
         if text is None:
             return {"skip": "no_text"}
         try:
-            image = decode_image(self._cell(self.image_column, int(rows[0])))
+            image = decode_image(
+                self._cell(self.image_column, int(rows[0])), min_side=decode_side(self.image_size)
+            )
         except SkipRecord as skip:
             return {"skip": skip.reason}
         return {"pixel_values": train_transform(image, self.image_size, rng), "text": text}
@@ -294,7 +309,7 @@ class StreamingTransform:
         if not candidates:
             return {"skip": "no_text"}
         try:
-            image = decode_image(value)
+            image = decode_image(value, min_side=decode_side(self.image_size))
         except SkipRecord as skip:
             return {"skip": skip.reason}
         text = candidates[int(rng.integers(len(candidates)))]
@@ -466,7 +481,8 @@ class EvalImages(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         try:
             image = decode_image(
-                self.data.images[self.data.image_rows[index]][self.data.image_column]
+                self.data.images[self.data.image_rows[index]][self.data.image_column],
+                min_side=self.image_size,  # eval resizes the short side to image_size
             )
         except SkipRecord as skip:
             return {"skip": skip.reason, "index": index}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import io
 import math
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from PIL import Image
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import load_image, sha256_hex
-from quilt_hf.importers.image_store import ImageStore
+from quilt_hf.importers.image_store import ImageStore, base_name
 from quilt_hf.schema import SUBSETS, make_record
 from quilt_hf.shards import ShardStats, ShardWriter, is_done
 
@@ -85,15 +86,25 @@ def parse_list(value: Any, stats: ShardStats | None = None) -> list[str]:
     if text in ("", "nan", "None", "[]"):
         return []
     if text[0] in "[(":
-        try:
-            parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        parsed = _literal_list(text)
+        if parsed is None:
             if stats is not None:
                 stats.counts["malformed_list_literal"] += 1
             return [text]
-        if isinstance(parsed, (list, tuple)):
-            return [str(v) for v in parsed if v is not None and str(v) != ""]
+        return list(parsed)
     return [text]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _literal_list(text: str) -> tuple[str, ...] | None:
+    """Parse a list literal once: the same few values (pathologies, entity lists) repeat a lot."""
+    try:
+        parsed = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(parsed, (list, tuple)):
+        return tuple(str(v) for v in parsed if v is not None and str(v) != "")
+    return (text,)
 
 
 def parse_int(value: Any, default: int) -> int:
@@ -112,10 +123,10 @@ def parse_text(value: Any) -> str:
 
 def source_id_for(subset: str, image_path: str) -> str:
     """Released names look like ``{video_id}_image_{uuid}.jpg`` for YouTube frames."""
-    name = Path(image_path).name
+    name = base_name(image_path)
     if subset == "quilt" and "_image_" in name:
         return name.split("_image_", 1)[0]
-    return Path(name).stem
+    return name.rsplit(".", 1)[0]
 
 
 def lookup_batches(path: Path, block_rows_hint: int = 1 << 22) -> Iterator[pa.RecordBatch]:
@@ -166,7 +177,7 @@ def to_record(
         "noisy_text": parse_text(row.get("noisy_text")),
     }
     sha, width, height = image_info
-    name = Path(row["image_path"]).name
+    name = base_name(row["image_path"])
     parsed = dict(
         image={"bytes": data, "path": name},
         image_path=name,
