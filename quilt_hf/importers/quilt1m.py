@@ -256,19 +256,21 @@ def run_import(options: ImportOptions, work_dir: Path) -> ImportReport:
     all_stats = report.shards_written
     writer: ShardWriter | None = None
     row_index = 0
+    shard_id, shard_done = "", False
     with tqdm(desc="import lookup", unit="row") as bar:
         for batch in lookup_batches(options.lookup):
+            bar.update(batch.num_rows)
             for row in batch.to_pylist():
                 shard = row_index // options.shard_rows
-                shard_id = f"quilt1m-{shard:05d}"
                 row_index += 1
-                bar.update()
-                if is_done(work_dir, shard_id):
-                    continue
-                if writer is None or writer.shard_id != shard_id:
+                if f"quilt1m-{shard:05d}" != shard_id:  # a new shard starts at this row
+                    shard_id = f"quilt1m-{shard:05d}"
+                    shard_done = is_done(work_dir, shard_id)
                     if writer is not None:
                         all_stats.append(writer.close())
-                    writer = ShardWriter(work_dir, shard_id)
+                    writer = None if shard_done else ShardWriter(work_dir, shard_id)
+                if shard_done:
+                    continue
                 try:
                     data, info = cache.get(row["image_path"])
                     record = to_record(row, data, info, options, writer.stats)
