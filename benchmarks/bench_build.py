@@ -27,6 +27,7 @@ import numpy as np
 from child_process import measure
 
 SHARD_ROWS = 1000
+VAL_FRACTION = 0.02
 BATCH = 512
 
 
@@ -62,12 +63,17 @@ def stage_floor(rows: int, out: str) -> None:
 
 def stage_shards(rows: int, out: str) -> None:
     from quilt_hf.shards import ShardWriter
+    from quilt_hf.splits import assign_split
     from quilt_hf.tasks import WORK_SCHEMA
 
     directory = Path(out) / "work" / "shards" / "laion"
     for shard, start in enumerate(range(0, rows, SHARD_ROWS)):
-        with ShardWriter(directory, f"laion-{shard:05d}", schema=WORK_SCHEMA) as writer:
+        # as run_shard_task does: split assigned by source group, rows grouped by split
+        with ShardWriter(
+            directory, f"laion-{shard:05d}", schema=WORK_SCHEMA, group_by="split"
+        ) as writer:
             for i, record in enumerate(synthetic_rows(start, min(rows, start + SHARD_ROWS))):
+                record["split"] = assign_split("laion", record["source_id"], VAL_FRACTION)
                 record["phash"] = (start + i) * 0x9E3779B97F4A7C15 % 2**64  # distinct hashes
                 record["histology_prob"] = 1.0
                 writer.write(record)
@@ -92,7 +98,7 @@ def stage_assemble(rows: int, out: str) -> None:
 
     sys.modules["bench_done_source"] = Done
     tasks.SOURCE_MODULES["laion"] = "bench_done_source"
-    config = BuildConfig(sources={"laion": {}}, val_fraction=0.02)
+    config = BuildConfig(sources={"laion": {}}, val_fraction=VAL_FRACTION)
     config.filters.dedup = {"exact": True, "phash_max_distance": 0}
     out_dir = Path(out) / "quilt_1m"
     builder = Quilt1MBuilder(
@@ -101,7 +107,21 @@ def stage_assemble(rows: int, out: str) -> None:
         work_root=str(Path(out) / "work" / "shards"),
         cache_dir=builder_cache_dir(out_dir),
     )
+    # time the row selection (cross-source dedup + splits) apart from the write it feeds
+    from loading_scripts import sharded_builder
+
+    select_rows, spent = sharded_builder.select_rows, []
+
+    def timed_select(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return select_rows(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    sharded_builder.select_rows = timed_select
     prepare_folder(builder, out_dir)
+    (Path(out) / "select.json").write_text(json.dumps({"seconds": sum(spent)}))
 
 
 def stage_dedup(images: int, out: str) -> None:
@@ -149,11 +169,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
     args = parser.parse_args()
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGES}
+    selection: list[float] = []
     for _ in range(args.repeats):
         out = tempfile.mkdtemp(prefix="quilt-bench-build-")
         try:
             for name in STAGES:  # order matters: assemble reads the shards
                 results[name].append(run_stage(name, args.rows, out))
+            selection.append(json.loads((Path(out) / "select.json").read_text())["seconds"])
         finally:
             shutil.rmtree(out, ignore_errors=True)
     print(f"build benchmark: {args.rows:,} rows, median of {args.repeats}")
@@ -167,6 +189,14 @@ def main() -> None:
         print(
             f"{name:10s} {args.rows / seconds:10,.0f} {seconds:8.2f} {rss:13.0f} {floor_seconds / seconds:12.2f}"
         )
+    select_seconds = float(np.median(selection))
+    assemble_seconds = float(np.median([seconds for seconds, _ in results["assemble"]]))
+    write_seconds = assemble_seconds - select_seconds
+    print(
+        f"  assemble = row selection (dedup + splits, Python per row) {select_seconds:.2f}s "
+        f"+ streaming the kept rows to data/ {write_seconds:.2f}s "
+        f"({args.rows / write_seconds:,.0f} rows/s, floor/write {floor_seconds / write_seconds:.2f})"
+    )
     out = tempfile.mkdtemp(prefix="quilt-bench-dedup-")
     try:
         seconds, _ = run_stage("dedup", args.dedup_images, out)

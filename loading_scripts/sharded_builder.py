@@ -44,7 +44,6 @@ CITATION = """@inproceedings{ikezogwo2023quilt,
 }"""
 SPLIT_CODES = {"train": 0, "val": 1}
 DROPPED = -1
-READ_BATCH_ROWS = 512  # rows per Arrow batch read back from a work shard (bounded memory)
 
 
 @dataclass
@@ -98,29 +97,35 @@ class ShardedQuiltBuilder(datasets.ArrowBasedBuilder):
     def _generate_tables(self, split: str, selection: list[tuple[str, np.ndarray]]):
         code = SPLIT_CODES[split]
         for shard_index, (path, codes) in enumerate(selection):
+            shard = pq.ParquetFile(path)
             offset = 0
-            for batch_index, batch in enumerate(
-                pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS)
-            ):
-                mask = codes[offset : offset + batch.num_rows] == code
-                offset += batch.num_rows
+            # Row groups hold one split each (the shard writer groups rows by split), so a split
+            # reads only its own row groups, not every image of the other split.
+            for group in range(shard.num_row_groups):
+                rows = shard.metadata.row_group(group).num_rows
+                mask = codes[offset : offset + rows] == code
+                offset += rows
                 if not mask.any():
                     continue
-                table = pa.Table.from_batches([batch.filter(mask)])
+                table = shard.read_row_group(group).filter(mask)
                 table = table.drop_columns(["phash", "histology_prob"])
                 table = table.set_column(
                     table.schema.get_field_index("split"),
                     "split",
                     pa.array([split] * table.num_rows, pa.string()),
                 )
-                yield datasets.builder.Key(shard_index, batch_index), table
+                yield datasets.builder.Key(shard_index, group), table
 
 
 def run_source_shards(
     build: BuildConfig, work_root: Path, subsets: list[str], executor: Any = None
 ) -> RunReport:
     """Plan every subset's shard tasks and run those not done yet."""
-    settings = {"image": vars(build.image), "filters": vars(build.filters)}
+    settings = {
+        "image": vars(build.image),
+        "filters": vars(build.filters),
+        "split": {"val_fraction": build.val_fraction, "seed": build.seed},
+    }
     tasks = []
     for subset in subsets:
         plan = source_module(subset).plan_shards(

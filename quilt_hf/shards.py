@@ -90,6 +90,7 @@ class ShardWriter:
         shard_id: str,
         batch_rows: int = 256,
         schema: pa.Schema = ARROW_SCHEMA,
+        group_by: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -97,33 +98,40 @@ class ShardWriter:
         self.stats = ShardStats(shard_id)
         self._batch_rows = batch_rows
         self._schema = schema
-        self._buffer: list[dict[str, Any]] = []
+        # With group_by, rows are buffered per value of that column so that every row group holds
+        # one value: a reader that wants one split reads only that split's row groups.
+        self._group_by = group_by
+        self._buffers: dict[Any, list[dict[str, Any]]] = {}
         self._tmp = shard_path(self.directory, shard_id).with_suffix(".parquet.tmp")
         self._writer: pq.ParquetWriter | None = None
         self._started = time.perf_counter()
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._buffer.append(record)
+        key = record[self._group_by] if self._group_by else None
+        buffer = self._buffers.setdefault(key, [])
+        buffer.append(record)
         self.stats.rows += 1
-        if len(self._buffer) >= self._batch_rows:
-            self._flush()
+        if len(buffer) >= self._batch_rows:
+            self._flush(key)
 
     def write_many(self, records: Iterable[Mapping[str, Any]]) -> None:
         for record in records:
             self.write(record)
 
-    def _flush(self) -> None:
-        if not self._buffer:
+    def _flush(self, key: Any) -> None:
+        buffer = self._buffers.get(key)
+        if not buffer:
             return
-        table = pa.Table.from_pylist(self._buffer, schema=self._schema)
+        table = pa.Table.from_pylist(buffer, schema=self._schema)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._tmp, self._schema)
         self._writer.write_table(table)
-        self._buffer.clear()
+        buffer.clear()
 
     def close(self) -> ShardStats:
         """Finish the parquet file, then write the stats json: the shard is done."""
-        self._flush()
+        for key in sorted(self._buffers, key=str):  # a fixed order: reruns write the same file
+            self._flush(key)
         if self._writer is None:  # an empty shard is still a finished shard
             pq.write_table(self._schema.empty_table(), self._tmp)
         else:

@@ -24,6 +24,7 @@ from quilt_hf.images import load_image
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.schema import SchemaError, make_record
 from quilt_hf.shards import ARROW_SCHEMA, ShardStats, ShardWriter, is_done, read_all_stats
+from quilt_hf.splits import assign_split
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,10 @@ def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -
     min_caption = int(filters.get("min_caption_chars", 0))
     keep_non_histology = bool(filters.get("keep_non_histology", False))
 
-    with ShardWriter(directory, task.shard_id, schema=WORK_SCHEMA) as writer:
+    split_options = settings.get("split")  # {val_fraction, seed}: rows grouped by split
+    with ShardWriter(
+        directory, task.shard_id, schema=WORK_SCHEMA, group_by="split" if split_options else None
+    ) as writer:
         stats = writer.stats
         pending: list[tuple[Candidate, Any]] = []
 
@@ -106,6 +110,10 @@ def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -
                 except SchemaError as error:
                     stats.skip("schema_error", f"{candidate.source_id}: {error}")
                     continue
+                if split_options:
+                    record["split"] = assign_split(
+                        task.subset, candidate.source_id, **split_options
+                    )
                 record["phash"] = int(str(imagehash.phash(stored.image)), 16)
                 record["histology_prob"] = float(prob)
                 writer.write(record)
