@@ -4,8 +4,9 @@ Ray does the distribution and the fault tolerance: a task whose worker dies (kil
 lost) is retried by Ray up to ``max_retries`` times, and so is one that raises
 (``retry_exceptions``). We only bound the work in flight and collect outcomes. Per-subset resources
 let the YouTube shards (Whisper ASR, the frame classifier) ask for a GPU while downloads and
-parsing stay on CPUs; models are cached per worker process (``quilt_hf.tasks.classifier_for``),
-and Ray reuses worker processes, so a model loads once per worker, not once per task.
+parsing stay on CPUs. With ``actors``, a subset's tasks run on a few long-lived actors that each
+hold their resources (a GPU) and keep the models they loaded (``quilt_hf.tasks.classifier_for``
+caches per process), so a model loads once per actor, not once per task.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class RayExecutor:
         max_in_flight: int | None = None,
         num_cpus: int | None = None,
         resources: dict[str, dict[str, float]] | None = None,
+        actors: dict[str, int] | None = None,
     ) -> None:
         self.address = address
         self.max_retries = max_retries
@@ -39,6 +41,9 @@ class RayExecutor:
         self.num_cpus = num_cpus  # only for a local runtime started here
         # e.g. {"quilt": {"num_gpus": 1, "num_cpus": 2}}; other subsets get 1 CPU
         self.resources = resources or {}
+        # e.g. {"quilt": 2}: that subset's tasks go to 2 long-lived actors (each holding its
+        # resources, e.g. a GPU, and the models it loaded) instead of stateless tasks
+        self.actors = actors or {}
 
     def _ensure_ray(self):
         try:
@@ -64,6 +69,21 @@ class RayExecutor:
         remote = ray.remote(fn)
         in_flight = self.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         shared_args = [ray.put(a) for a in args]
+        pools = {
+            subset: [
+                ray.remote(ShardWorker)
+                .options(
+                    max_restarts=self.max_retries,
+                    max_task_retries=self.max_retries,
+                    **{"num_cpus": 1, **self.resources.get(subset, {})},
+                )
+                .remote(fn)
+                for _ in range(count)
+            ]
+            for subset, count in self.actors.items()
+            if count > 0
+        }
+        submitted = 0
         queue = list(tasks)
         running: dict[Any, ShardTask] = {}
         report = RunReport()
@@ -71,10 +91,15 @@ class RayExecutor:
             while queue or running:
                 while queue and len(running) < in_flight:
                     task = queue.pop(0)
-                    options = {"num_cpus": 1, **self.resources.get(task.subset, {})}
-                    ref = remote.options(
-                        max_retries=self.max_retries, retry_exceptions=True, **options
-                    ).remote(task, *shared_args)
+                    pool = pools.get(task.subset)
+                    if pool:  # round robin over the subset's actors
+                        ref = pool[submitted % len(pool)].run.remote(task, *shared_args)
+                    else:
+                        options = {"num_cpus": 1, **self.resources.get(task.subset, {})}
+                        ref = remote.options(
+                            max_retries=self.max_retries, retry_exceptions=True, **options
+                        ).remote(task, *shared_args)
+                    submitted += 1
                     running[ref] = task
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
@@ -86,6 +111,17 @@ class RayExecutor:
                         report.outcomes.append(TaskOutcome(task, error=_reason(error)))
                     bar.update()
         return report
+
+
+class ShardWorker:
+    """A Ray actor that runs shard tasks in one long-lived process: a model it loads (Whisper, the
+    frame classifier) stays loaded, on the GPU the actor holds, for every task it runs."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+
+    def run(self, task: ShardTask, *args: Any) -> Any:
+        return self._fn(task, *args)
 
 
 def _reason(error: Exception) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from quilt_hf.commands.build import parse_resources
+from quilt_hf.commands.build import parse_actors, parse_resources
 from quilt_hf.errors import QuiltError
 
 
@@ -13,3 +13,9 @@ def test_ray_resources_per_subset():
     }
     with pytest.raises(QuiltError, match="expected SUBSET=KEY:VALUE"):
         parse_resources(["quilt=gpu"])
+
+
+def test_ray_actors_per_subset():
+    assert parse_actors(["quilt=2", "pubmed=1"]) == {"quilt": 2, "pubmed": 1}
+    with pytest.raises(QuiltError, match="expected SUBSET=N"):
+        parse_actors(["quilt=two"])

@@ -71,13 +71,15 @@ def test_ray_retries_a_task_that_dies_and_matches_local(sample_corpus, tmp_path)
         )
     markers = tmp_path / "markers"
     markers.mkdir()
-    doomed = tasks[1].shard_id
+    # one shard that runs as a plain Ray task (laion) and one that runs on an actor (pubmed)
+    doomed = {tasks[0].shard_id, tasks[-1].shard_id}
+    assert {tasks[0].subset, tasks[-1].subset} == {"pubmed", "laion"}
 
     # Defined inside the test so Ray pickles it by value; the first attempt at `doomed` kills
     # its worker process outright (no exception, no cleanup), as an OOM kill or a lost node would.
     def dies_once(task, work_root, settings):
         marker = markers / task.shard_id
-        if task.shard_id == doomed and not marker.exists():
+        if task.shard_id in doomed and not marker.exists():
             marker.touch()
             os._exit(1)
         return run_shard_task(task, work_root, settings)
@@ -93,7 +95,7 @@ def test_ray_retries_a_task_that_dies_and_matches_local(sample_corpus, tmp_path)
             )
         finally:
             ray.shutdown()
-    assert (markers / doomed).exists()  # the worker really died once
+    assert all((markers / shard).exists() for shard in doomed)  # each worker really died once
     assert not local.failed and not remote.failed, [o.error for o in remote.failed]
     assert _shard_rows(tmp_path / "ray") == _shard_rows(tmp_path / "local")
     assert len(_shard_rows(tmp_path / "ray")) > 0

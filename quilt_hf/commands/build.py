@@ -41,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--gated", action="store_true", help="add gating fields to the dataset card"
     )
+    parser.add_argument(
+        "--ray-actors",
+        action="append",
+        default=[],
+        metavar="SUBSET=N",
+        help="run a subset's tasks on N long-lived Ray actors that keep their models loaded, "
+        "e.g. quilt=2 with --ray-resources quilt=num_gpus:1 for two GPU workers",
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,7 +56,11 @@ def make_executor(args: argparse.Namespace):
     if args.executor == "ray":
         from quilt_hf.ray_executor import RayExecutor
 
-        return RayExecutor(address=args.ray_address, resources=parse_resources(args.ray_resources))
+        return RayExecutor(
+            address=args.ray_address,
+            resources=parse_resources(args.ray_resources),
+            actors=parse_actors(args.ray_actors),
+        )
     from quilt_hf.executors import LocalExecutor
 
     return LocalExecutor(workers=args.workers)
@@ -69,6 +81,18 @@ def parse_resources(specs: list[str]) -> dict[str, dict[str, float]]:
                 f"--ray-resources {spec!r}: expected SUBSET=KEY:VALUE[,KEY:VALUE]"
             ) from error
     return resources
+
+
+def parse_actors(specs: list[str]) -> dict[str, int]:
+    from quilt_hf.errors import QuiltError
+
+    actors: dict[str, int] = {}
+    for spec in specs:
+        subset, _, count = spec.partition("=")
+        if not count.isdigit():
+            raise QuiltError(f"--ray-actors {spec!r}: expected SUBSET=N")
+        actors[subset.strip()] = int(count)
+    return actors
 
 
 def run(args: argparse.Namespace) -> int:
