@@ -12,7 +12,6 @@ Output (everything stays inside ``out``)::
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -169,7 +168,3 @@ def format_summary(result: BuildResult) -> str:
         for shard_id, error in result.failed_tasks:
             lines.append(f"    {shard_id}: {error}")
     return "\n".join(lines)
-
-
-def dump_json(result: BuildResult) -> str:
-    return json.dumps({"counts": result.counts, "skipped": result.skipped}, indent=2)

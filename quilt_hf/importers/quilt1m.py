@@ -151,11 +151,6 @@ def lookup_batches(path: Path, block_rows_hint: int = 1 << 22) -> Iterator[pa.Re
     yield from reader
 
 
-def released_rows(path: Path) -> Iterator[dict[str, Any]]:
-    for batch in lookup_batches(path):
-        yield from batch.to_pylist()
-
-
 def to_record(
     row: dict[str, Any],
     data: bytes,
