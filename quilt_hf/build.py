@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from quilt_hf.build_config import BuildConfig
-from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
+from quilt_hf.dataset_card import write_dataset_card
 from quilt_hf.dataset_folder import (
     builder_cache_dir,
-    count_unique_images,
     prepare_folder,
     skipped_by_reason,
+    summarize_folder,
     work_shards_dir,
 )
 from quilt_hf.errors import QuiltError
@@ -89,12 +89,11 @@ def build_dataset(
     counts = dict(report.get("per_split", {}))
     skipped = skipped_by_reason([shards_root / subset for subset in counts])
     skipped.update(report.get("dedup", {}))
-    summary = DatasetSummary(
-        counts=counts,
-        split_bytes=split_bytes,
-        unique_images=count_unique_images(files),
-        download_size=sum(f.stat().st_size for f in files),
-        skipped=dict(skipped),
+    summary = summarize_folder(
+        files,
+        split_bytes,
+        counts,
+        skipped,
         seed=config.seed,
         val_fraction=config.val_fraction,
         license=config.license,

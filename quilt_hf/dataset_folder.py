@@ -20,6 +20,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from quilt_hf.dataset_card import DatasetSummary
 from quilt_hf.schema import FEATURES, SPLITS
 from quilt_hf.shards import read_all_stats
 
@@ -116,6 +117,25 @@ def install_parquet(prepared: Path, data_dir: Path) -> list[Path]:
     else:
         os.replace(staged, data_dir)
     return sorted(data_dir.glob("*.parquet"))
+
+
+def summarize_folder(
+    files: list[Path],
+    split_bytes: dict[str, int],
+    counts: dict[str, dict[str, int]],
+    skipped: dict[str, int],
+    **card_fields: Any,
+) -> DatasetSummary:
+    """What the dataset card says about a freshly written folder (sizes and image count measured
+    from its files)."""
+    return DatasetSummary(
+        counts=counts,
+        split_bytes=split_bytes,
+        unique_images=count_unique_images(files),
+        download_size=sum(f.stat().st_size for f in files),
+        skipped=dict(skipped),
+        **card_fields,
+    )
 
 
 def count_unique_images(files: list[Path]) -> int:

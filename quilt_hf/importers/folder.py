@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
+from quilt_hf.dataset_card import write_dataset_card
 from quilt_hf.dataset_folder import (
     builder_cache_dir,
-    count_unique_images,
     prepare_folder,
     skipped_by_reason,
+    summarize_folder,
     work_shards_dir,
 )
 from quilt_hf.shards import write_json_atomic
@@ -72,12 +72,11 @@ def import_folder(
     files, split_bytes = prepare_folder(builder, out_dir)
     skipped = skipped_by_reason([work_dir])
     counts = report.get("per_split", {})
-    summary = DatasetSummary(
-        counts=counts,
-        split_bytes=split_bytes,
-        unique_images=count_unique_images(files),
-        download_size=sum(f.stat().st_size for f in files),
-        skipped=dict(skipped),
+    summary = summarize_folder(
+        files,
+        split_bytes,
+        counts,
+        skipped,
         pretty_name=pretty_name,
         origin=origin,
         terms=terms,
