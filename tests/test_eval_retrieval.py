@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clipbench_peer import needs_clipbench, run_clipbench
 from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 from quilt_hf.cli import main
 from quilt_hf.eval.retrieval import load_pairs, pairs_from_rows, recall_at_k
-
-# the peer lives in its own venv (it needs torchvision); scripts/install.sh --dev makes it
-CLIPBENCH_PYTHON = Path(__file__).resolve().parents[1] / ".peers" / "clipbench" / "bin" / "python"
 
 CLIPBENCH_RETRIEVAL = r"""
 import json, sys
@@ -83,22 +80,12 @@ def test_pairs_group_rows_by_image_sha() -> None:
     assert np.bincount(pairs.text_image).tolist() == [1, 2, 1, 2, 1]
 
 
-@pytest.mark.skipif(
-    not CLIPBENCH_PYTHON.exists(), reason="clip-benchmark venv absent (see test_eval_zeroshot)"
-)
+@needs_clipbench
 def test_recall_matches_clip_benchmark(tmp_path: Path) -> None:
     images, texts, owner = synthetic(seed=3)
     for name, array in (("images", images), ("texts", texts), ("owner", owner)):
         np.save(tmp_path / f"{name}.npy", array)
-    (tmp_path / "run.py").write_text(CLIPBENCH_RETRIEVAL)
-    done = subprocess.run(
-        [str(CLIPBENCH_PYTHON), str(tmp_path / "run.py"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs = run_clipbench(CLIPBENCH_RETRIEVAL, tmp_path)
     ours = recall_at_k(images, texts, owner, ks=(1, 5, 10), chunk_size=32)
     for k in (1, 5, 10):
         # CLIP_benchmark: "image retrieval" = text->image, "text retrieval" = image->text

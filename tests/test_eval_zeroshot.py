@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clipbench_peer import needs_clipbench, run_clipbench
 from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 from quilt_hf.cli import main
@@ -20,9 +20,6 @@ from quilt_hf.eval.zeroshot import (
     zeroshot_metrics,
     zeroshot_scores,
 )
-
-# the peer lives in its own venv (it needs torchvision); scripts/install.sh --dev makes it
-CLIPBENCH_PYTHON = Path(__file__).resolve().parents[1] / ".peers" / "clipbench" / "bin" / "python"
 
 CLIPBENCH_ZEROSHOT = r"""
 import json, sys, types
@@ -80,10 +77,7 @@ def test_class_embedding_is_normalised_mean_of_prompt_embeddings(tiny_model: Pat
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.skipif(
-    not CLIPBENCH_PYTHON.exists(),
-    reason="clip-benchmark venv absent: run scripts/install.sh --dev (it creates .peers/clipbench)",
-)
+@needs_clipbench
 def test_zeroshot_matches_clip_benchmark_on_same_embeddings(
     tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -106,15 +100,7 @@ def test_zeroshot_matches_clip_benchmark_on_same_embeddings(
     np.save(tmp_path / "labels.npy", labels)
     spec = {"classnames": bench.display_names, "prompts": flat, "prompts_per_class": per_class}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    (tmp_path / "run.py").write_text(CLIPBENCH_ZEROSHOT)
-    done = subprocess.run(
-        [str(CLIPBENCH_PYTHON), str(tmp_path / "run.py"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs = run_clipbench(CLIPBENCH_ZEROSHOT, tmp_path)
     np.testing.assert_allclose(np.load(tmp_path / "classifier.npy"), ours_classifier, atol=1e-6)
     assert ours["accuracy"] == pytest.approx(theirs["acc1"], abs=1e-6)
     assert ours["top5_accuracy"] == pytest.approx(theirs["acc5"], abs=1e-6)
