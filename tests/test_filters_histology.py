@@ -32,21 +32,12 @@ def held_out():
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+    from quilt_hf.filters.train import tiny_model_and_processor
 
     path = tmp_path_factory.mktemp("tiny_vit")
-    config = ViTConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        id2label={0: "not_histology", 1: "histology"},
-        label2id={"not_histology": 0, "histology": 1},
-    )
-    ViTForImageClassification(config).save_pretrained(path)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
+    model, processor = tiny_model_and_processor(["not_histology", "histology"])
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
     return path
 
 
