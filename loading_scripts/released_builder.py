@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import pyarrow as pa
+import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loading_scripts.sharded_builder import CITATION
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import FEATURES, SPLITS
-
-READ_BATCH_ROWS = 512
+from quilt_hf.shards import read_selected_row_groups
 
 
 @dataclass
@@ -70,11 +69,10 @@ class ReleasedDatasetBuilder(datasets.ArrowBasedBuilder):
         ]
 
     def _generate_tables(self, split: str, paths: list[str]):
+        def keep(shard, group, first, rows):
+            column = shard.read_row_group(group, columns=["split"]).column(0)
+            return np.asarray(pc.equal(column, split))
+
         for file_index, path in enumerate(paths):
-            for batch_index, batch in enumerate(
-                pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS)
-            ):
-                table = pa.Table.from_batches([batch])
-                table = table.filter(pc.equal(table.column("split"), split))
-                if table.num_rows:
-                    yield datasets.builder.Key(file_index, batch_index), table
+            for group, table in read_selected_row_groups(path, keep):
+                yield datasets.builder.Key(file_index, group), table

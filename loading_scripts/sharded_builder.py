@@ -28,7 +28,7 @@ from quilt_hf.build_config import BuildConfig
 from quilt_hf.errors import QuiltError
 from quilt_hf.executors import LocalExecutor, RunReport
 from quilt_hf.schema import FEATURES, SUBSETS
-from quilt_hf.shards import read_all_stats, shard_path
+from quilt_hf.shards import read_all_stats, read_selected_row_groups, shard_path
 from quilt_hf.splits import assign_split, group_id
 from quilt_hf.tasks import run_shard_task, source_module, work_dir
 
@@ -97,17 +97,11 @@ class ShardedQuiltBuilder(datasets.ArrowBasedBuilder):
     def _generate_tables(self, split: str, selection: list[tuple[str, np.ndarray]]):
         code = SPLIT_CODES[split]
         for shard_index, (path, codes) in enumerate(selection):
-            shard = pq.ParquetFile(path)
-            offset = 0
-            # Row groups hold one split each (the shard writer groups rows by split), so a split
-            # reads only its own row groups, not every image of the other split.
-            for group in range(shard.num_row_groups):
-                rows = shard.metadata.row_group(group).num_rows
-                mask = codes[offset : offset + rows] == code
-                offset += rows
-                if not mask.any():
-                    continue
-                table = shard.read_row_group(group).filter(mask)
+
+            def keep(shard, group, first, rows, codes=codes):
+                return codes[first : first + rows] == code
+
+            for group, table in read_selected_row_groups(path, keep):
                 table = table.drop_columns(["phash", "histology_prob"])
                 table = table.set_column(
                     table.schema.get_field_index("split"),

@@ -12,11 +12,12 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -154,6 +155,25 @@ class ShardWriter:
             self.close()
         else:
             self.abort()
+
+
+def read_selected_row_groups(
+    path: str | Path, select: Callable[[pq.ParquetFile, int, int, int], np.ndarray]
+) -> Iterator[tuple[int, pa.Table]]:
+    """Yield ``(row group index, kept rows)`` of a shard.
+
+    ``select(shard, group, first_row, num_rows)`` returns the group's boolean keep-mask; a group
+    with nothing to keep is never read whole. Shards written with ``group_by="split"`` hold one
+    split per row group, so reading one split skips the other split's images.
+    """
+    shard = pq.ParquetFile(path)
+    first_row = 0
+    for group in range(shard.num_row_groups):
+        num_rows = shard.metadata.row_group(group).num_rows
+        mask = select(shard, group, first_row, num_rows)
+        first_row += num_rows
+        if mask.any():
+            yield group, shard.read_row_group(group).filter(pa.array(mask))
 
 
 def read_all_stats(directory: Path) -> list[ShardStats]:

@@ -263,7 +263,10 @@ def run_import(options: ImportOptions, work_dir: Path) -> ImportReport:
                     shard_done = is_done(work_dir, shard_id)
                     if writer is not None:
                         all_stats.append(writer.close())
-                    writer = None if shard_done else ShardWriter(work_dir, shard_id)
+                    # rows grouped by split: each split reads only its own row groups
+                    writer = (
+                        None if shard_done else ShardWriter(work_dir, shard_id, group_by="split")
+                    )
                 if shard_done:
                     continue
                 try:
