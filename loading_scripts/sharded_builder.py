@@ -172,6 +172,8 @@ def select_rows(
                     counts[reason] += 1
                     codes[i] = DROPPED
                     continue
+                # recomputed, not read from the shard: finished shards are reused when only
+                # val_fraction or seed changed, and their split column is then stale
                 split = assign_split(subset, source_id, build.val_fraction, build.seed)
                 codes[i] = SPLIT_CODES[split]
                 per_split[subset][split] += 1
