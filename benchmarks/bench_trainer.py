@@ -160,8 +160,10 @@ def bench_openclip(csv_path: Path, out: Path, batch: int, epochs: int, workers: 
     lines = OPENCLIP_LINE.findall(result.stdout)
     if result.returncode != 0 or not lines:
         raise SystemExit(f"open_clip failed:\n{result.stdout[-3000:]}")
-    # Data/Batch (t) are averages over the epoch (its "/s" figure is the LAST batch only): use the
-    # last line of the last (warm) epoch and derive samples/s from the average batch time.
+    # open_clip resets its Data/Batch (t) meters after every log line (and its "/s" figure is the
+    # last batch only): its last line averages the last log window of the last epoch - a steady
+    # state with no epoch start in it. Ours averages every step but the first, epoch starts
+    # included: the stricter of the two figures.
     _, data_time, batch_time, _ = lines[-1]
     return {
         "samples_per_s": batch / float(batch_time),

@@ -188,12 +188,52 @@ def test_streaming_loader_batches_and_counts_skips(tiny_root):
     )
     stream = load_split(config, "train")
     tokenizer = openai_clip_tokenizer(tiny_root.parent / "bpe")
-    loader, epochs = build_train_loader(stream, config, 32, tokenizer, num_processes=1)
-    epochs.set_epoch(0)
-    batch = next(iter(loader))
-    assert batch["skipped_corrupt_image"].item() == 1
+    batches = build_train_loader(stream, config, 32, tokenizer, num_processes=1)
+    stream_batches = batches.from_position(0, 0)
+    batch, epoch, consumed = next(stream_batches)
+    assert (epoch, consumed) == (0, 1)
+    assert batch["skipped_corrupt_image"] == 1
     assert batch["pixel_values"].shape == (12 + 3, 3, 32, 32)  # all rows (streams are not grouped)
-    assert batch["truncated_texts"].item() == 1
+    assert batch["truncated_texts"] == 1
+    # The stream fits one batch: the next one is epoch 1's first, reshuffled.
+    _, epoch, consumed = next(stream_batches)
+    assert (epoch, consumed) == (1, 1)
+
+
+def _take(sampler, count):
+    iterator = iter(sampler)
+    return [next(iterator) for _ in range(count)]
+
+
+def test_epoch_batch_sampler_runs_epoch_after_epoch():
+    from trainer.data import EpochBatchSampler
+
+    sampler = EpochBatchSampler(size=10, batch_size=3, seed=0)
+    assert sampler.batches_per_epoch == 3  # the partial 4th batch is dropped
+    batches = _take(sampler, 7)
+    assert all(len(b) == 3 for b in batches)
+    epoch0, epoch1 = sum(batches[:3], []), sum(batches[3:6], [])
+    assert len(set(epoch0)) == 9 and all(0 <= k < 10 for k in epoch0)
+    assert len(set(epoch1)) == 9 and all(10 <= k < 20 for k in epoch1)
+    assert [k % 10 for k in epoch0] != [k % 10 for k in epoch1]  # reshuffled per epoch
+    assert all(20 <= k < 30 for k in batches[6])
+    resumed = EpochBatchSampler(size=10, batch_size=3, seed=0)
+    resumed.start_at(1, 2)  # two batches of epoch 1 already trained on
+    assert _take(resumed, 2) == batches[5:7]
+    resumed.start_at(0, 3)  # the end of epoch 0 is the start of epoch 1
+    assert _take(resumed, 1) == batches[3:4]
+
+
+def test_epoch_batch_sampler_gives_each_process_its_slice_of_the_global_batch():
+    from trainer.data import EpochBatchSampler
+
+    single = _take(EpochBatchSampler(size=21, batch_size=8, seed=3), 5)
+    ranks = [_take(EpochBatchSampler(21, 4, 3, num_processes=2, rank=r), 5) for r in (0, 1)]
+    for step in range(5):
+        assert ranks[0][step] + ranks[1][step] == single[step]
+    small = EpochBatchSampler(size=5, batch_size=4, seed=0, num_processes=2, rank=1)
+    assert small.batches_per_epoch == 1  # smaller than a global batch: all of it, every epoch
+    assert [len(b) for b in _take(small, 2)] == [2, 2]
 
 
 def test_gradient_checkpointing_flag():

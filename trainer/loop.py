@@ -20,6 +20,7 @@ from trainer.data import (
     EvalData,
     TextEncoder,
     build_train_loader,
+    cpu_model_threads,
     default_num_workers,
     load_split,
 )
@@ -98,7 +99,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         )
     image_size = model.config.vision_config.image_size
     encoder = TextEncoder(processor.tokenizer, config.max_text_length)
-    loader, epoch_setter = build_train_loader(
+    batches = build_train_loader(
         train_ds,
         config,
         image_size,
@@ -107,6 +108,10 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         accelerator.process_index,
     )
 
+    if accelerator.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(
+            cpu_model_threads(accelerator.num_processes, batches.loader.num_workers)
+        )
     optimizer = torch.optim.AdamW(
         parameter_groups(model, config.weight_decay),
         lr=config.learning_rate,
@@ -118,19 +123,15 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             raise QuiltError("streaming datasets have no known length: set --max_steps")
         total_steps = config.max_steps
     else:
-        global_batch = config.per_device_batch_size * accelerator.num_processes
-        batches = len(loader.dataset) // global_batch if loader.drop_last else 1
-        steps_per_epoch = max(1, batches // config.gradient_accumulation_steps)
+        steps_per_epoch = max(1, batches.batches_per_epoch // config.gradient_accumulation_steps)
         total_steps = config.max_steps or config.num_epochs * steps_per_epoch
     # The scheduler is stepped by hand once per optimizer update (not prepared: Accelerate would
     # step it once per process).
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
-    if config.streaming:
-        # A stream is split by node in build_train_loader; Accelerate's batch dispatching would
-        # require equal batch sizes, which skipped images break.
-        model, optimizer = accelerator.prepare(model, optimizer)
-    else:
-        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    # The loader is not prepared: build_train_loader already gives each process its own slice of
+    # every global batch (Accelerate's batch dispatching would require equal batch sizes, which
+    # skipped images break), and the loop moves batches to the device.
+    model, optimizer = accelerator.prepare(model, optimizer)
     progress = TrainProgress()
     accelerator.register_for_checkpointing(scheduler, progress)
     unwrapped = accelerator.unwrap_model(model)
@@ -178,7 +179,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         return record
 
     accelerator.print(
-        f"training {len(loader.dataset) if not config.streaming else 'streamed'} items for "
+        f"training {batches.num_items or 'streamed'} items for "
         f"{total_steps} steps on {accelerator.num_processes} process(es), "
         f"global batch {config.per_device_batch_size * accelerator.num_processes * config.gradient_accumulation_steps}"
     )
@@ -197,90 +198,82 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     last_eval: dict[str, float] = {}
     stopped_early = False
     model.train()
-    while progress.step < total_steps and not stopped_early:
-        # The prepared loader re-applies its own epoch counter to the sampler on every __iter__:
-        # set both, or a resumed run would replay epoch 0's order.
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(progress.epoch)
-        epoch_setter.set_epoch(progress.epoch)
-        epoch_loader = loader
-        if progress.batch_in_epoch:
-            epoch_loader = accelerator.skip_first_batches(loader, progress.batch_in_epoch)
-        waited_from = time.perf_counter()
-        trained_this_epoch = False
-        resumed_at_end = progress.batch_in_epoch > 0  # true until a batch arrives
-        for batch in epoch_loader:
-            batch = send_to_device(batch, accelerator.device)  # no-op for prepared loaders
-            current["wait"] += time.perf_counter() - waited_from
-            progress.batch_in_epoch += 1
-            resumed_at_end = False
-            for reason in SKIP_REASONS:
-                progress.skipped[reason] += int(batch[f"skipped_{reason}"])
-            progress.truncated_texts += int(batch["truncated_texts"])
-            kept = len(batch["pixel_values"])
-            if kept == 0 and not distributed:
-                waited_from = time.perf_counter()
-                continue
-            trained_this_epoch = True
-            with accelerator.accumulate(model):
-                outputs = model(
-                    input_ids=batch["input_ids"],
-                    attention_mask=batch["attention_mask"],
-                    pixel_values=batch["pixel_values"],
-                )
-                loss = clip_loss(
-                    outputs.image_embeds.float(),
-                    outputs.text_embeds.float(),
-                    unwrapped.logit_scale.float(),
-                    distributed=distributed,
-                )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            progress.samples += kept
-            current["samples"] += kept
-            window["loss"] += loss.detach().item()
-            window["batches"] += 1
-            if accelerator.sync_gradients:
-                scheduler.step()
-                with torch.no_grad():  # CLIP: the temperature may not exceed 100
-                    unwrapped.logit_scale.clamp_(0, math.log(config.max_logit_scale))
-                progress.step += 1
-                bar.update(1)
-                step = progress.step
-                step_time = time.perf_counter() - current["start"]
-                for totals in (window, timing) if step > 1 else (window,):  # step 1 = warm-up
-                    totals["samples"] += current["samples"]
-                    totals["wait"] += current["wait"]
-                    totals["elapsed"] += step_time
-                if step % config.log_every == 0 or step == total_steps or step == 1:
-                    record = _log_record(accelerator, window, progress, scheduler, unwrapped)
-                    bar.set_postfix(
-                        loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}"
-                    )
-                    metrics.write(record, step)
-                    window.update(samples=0, wait=0.0, elapsed=0.0, loss=0.0, batches=0)
-                if config.eval_every and step % config.eval_every == 0 and step < total_steps:
-                    last_eval = run_eval(step)
-                if config.checkpoint_every and step % config.checkpoint_every == 0:
-                    accelerator.save_state()
-                if step >= total_steps:
-                    break
-                if config.stop_after_steps and step >= config.stop_after_steps:
-                    stopped_early = True
-                    break
-                current.update(samples=0, wait=0.0, start=time.perf_counter())
-            waited_from = time.perf_counter()
-        else:
-            if not trained_this_epoch and not resumed_at_end:
+    # One iterator for the whole run (see TrainBatches). A whole epoch without one usable pair is
+    # an error, not an endless loop.
+    stream = batches.from_position(progress.epoch, progress.batch_in_epoch)
+    checked_epoch, epoch_had_pair = progress.epoch, False
+    whole_epoch = progress.batch_in_epoch == 0  # a resumed epoch was partly seen before
+    waited_from = time.perf_counter()
+    for batch, epoch, batch_in_epoch in stream:
+        batch = send_to_device(batch, accelerator.device)
+        current["wait"] += time.perf_counter() - waited_from
+        progress.epoch, progress.batch_in_epoch = epoch, batch_in_epoch
+        batch_epoch = epoch if batch_in_epoch > 0 else epoch - 1  # the position is after it
+        if batch_epoch != checked_epoch:
+            if whole_epoch and not epoch_had_pair:
                 raise QuiltError(
-                    f"a whole epoch of split {config.train_split!r} gave no usable image-text pair "
-                    f"(skipped so far: {dict(progress.skipped)})"
+                    f"a whole epoch of split {config.train_split!r} gave no usable image-text "
+                    f"pair (skipped so far: {dict(progress.skipped)})"
                 )
-            progress.epoch += 1
-            progress.batch_in_epoch = 0
+            checked_epoch, epoch_had_pair, whole_epoch = batch_epoch, False, True
+        for reason in SKIP_REASONS:
+            progress.skipped[reason] += int(batch[f"skipped_{reason}"])
+        progress.truncated_texts += int(batch["truncated_texts"])
+        kept = len(batch["pixel_values"])
+        epoch_had_pair = epoch_had_pair or kept > 0 or distributed
+        if kept == 0 and not distributed:
+            waited_from = time.perf_counter()
+            continue
+        with accelerator.accumulate(model):
+            outputs = model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                pixel_values=batch["pixel_values"],
+            )
+            loss = clip_loss(
+                outputs.image_embeds.float(),
+                outputs.text_embeds.float(),
+                unwrapped.logit_scale.float(),
+                distributed=distributed,
+            )
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and config.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        progress.samples += kept
+        current["samples"] += kept
+        window["loss"] += loss.detach().item()
+        window["batches"] += 1
+        if accelerator.sync_gradients:
+            scheduler.step()
+            with torch.no_grad():  # CLIP: the temperature may not exceed 100
+                unwrapped.logit_scale.clamp_(0, math.log(config.max_logit_scale))
+            progress.step += 1
+            bar.update(1)
+            step = progress.step
+            step_time = time.perf_counter() - current["start"]
+            for totals in (window, timing) if step > 1 else (window,):  # step 1 = warm-up
+                totals["samples"] += current["samples"]
+                totals["wait"] += current["wait"]
+                totals["elapsed"] += step_time
+            if step % config.log_every == 0 or step == total_steps or step == 1:
+                record = _log_record(accelerator, window, progress, scheduler, unwrapped)
+                bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
+                metrics.write(record, step)
+                window.update(samples=0, wait=0.0, elapsed=0.0, loss=0.0, batches=0)
+            if config.eval_every and step % config.eval_every == 0 and step < total_steps:
+                last_eval = run_eval(step)
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                accelerator.save_state()
+            if step >= total_steps:
+                break
+            if config.stop_after_steps and step >= config.stop_after_steps:
+                stopped_early = True
+                break
+            current.update(samples=0, wait=0.0, start=time.perf_counter())
+        waited_from = time.perf_counter()
+    stream.close()  # stops the DataLoader workers before the final evaluation and save
     bar.close()
 
     summary = _summary(accelerator, progress, timing, total_steps)
