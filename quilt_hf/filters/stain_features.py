@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage.color import rgb2hed, rgb2hsv
+from skimage.color import rgb2hed
 
-FEATURE_SIZE = 256  # features are computed on a thumbnail with this maximum side: fast, zoom-stable
+FEATURE_SIZE = 192  # features are computed on a thumbnail with this maximum side: fast, zoom-stable
 
 HUE_BINS = 12
 
@@ -50,19 +50,23 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-def _thumbnail(image: Image.Image) -> np.ndarray:
+def _thumbnail(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """RGB and HSV of the feature thumbnail, both float32 in [0, 1].
+
+    HSV comes from PIL's 8-bit conversion: within 1/255 of ``skimage.color.rgb2hsv`` and ~10x
+    faster, which matters in the frame stage (one call per keyframe)."""
     image = image.convert("RGB")
     if max(image.size) > FEATURE_SIZE:
         image = image.copy()
         image.thumbnail((FEATURE_SIZE, FEATURE_SIZE), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.float32) / 255.0
+    rgb = np.asarray(image, dtype=np.float32) / 255.0
+    return rgb, np.asarray(image.convert("HSV"), dtype=np.float32) / 255.0
 
 
 def stain_features(image: Image.Image) -> np.ndarray:
     """The feature vector (``FEATURE_NAMES`` order, float32) of one image."""
-    rgb = _thumbnail(image)
+    rgb, hsv = _thumbnail(image)
     n_pixels = rgb.shape[0] * rgb.shape[1]
-    hsv = rgb2hsv(rgb)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     white = (rgb.min(axis=2) > 0.84) & (sat < 0.12)
     dark = val < 0.12
