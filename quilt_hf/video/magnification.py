@@ -7,7 +7,7 @@ haematoxylin channel, and their apparent size grows with the objective. We
    half in each direction (where the tissue is; a quarter of the pixels to filter);
 2. unmix the haematoxylin channel (``skimage.color.rgb2hed``, Ruifrok & Johnston) and standardise it;
 3. compute (through one FFT) the scale-normalised Laplacian-of-Gaussian response ``-sigma^2 * LoG_sigma`` over
-   sigmas 0.7..5.6 px in quarter-octave steps (larger nuclei are "high" anyway) and take its 99th percentile per sigma (the strongest
+   sigmas 0.7..5.6 px in half-octave steps (larger nuclei are "high" anyway) and take its 99th percentile per sigma (the strongest
    blobs of that size: nuclei, not the weak texture between them);
 4. the characteristic nuclear scale is the sigma with the largest response (refined by a parabola on
    log-sigma); a nucleus of diameter ``d`` px peaks at ``sigma ~ d / (2*sqrt(2))``.
@@ -21,18 +21,20 @@ stains without haematoxylin, and tissue whose nuclei are unusually large or smal
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image
 
-SIGMAS = 0.7 * 2.0 ** (np.arange(0, 13) / 4)  # 0.7 .. 5.6 px, quarter octaves
+# 0.7 .. 5.6 px in half octaves; the parabola below refines between them. Quarter octaves
+# (13 sigmas, twice the FFTs) agreed no better with the known zooms: 0.873 vs 0.887 of 150 frames.
+SIGMAS = 0.7 * 2.0 ** (np.arange(0, 7) / 2)
 LOW_MEDIUM, MEDIUM_HIGH = 1.07, 1.95
 WIDTH = 640
 
 
 def nuclear_scale(image: Image.Image) -> float:
     """Characteristic blob sigma of the haematoxylin channel, in px of a 640-wide frame."""
-    from skimage.color import rgb2hed
-
     image = image.convert("RGB")
     if image.width != WIDTH:
         height = max(8, round(image.height * WIDTH / image.width))
@@ -41,32 +43,61 @@ def nuclear_scale(image: Image.Image) -> float:
     # a quarter of the pixels to filter
     w, h = image.size
     image = image.crop((w // 4, h // 4, w // 4 + w // 2, h // 4 + h // 2))
-    haematoxylin = rgb2hed(np.asarray(image))[..., 0].astype(np.float32)
+    haematoxylin = haematoxylin_density(np.asarray(image))
     haematoxylin = (haematoxylin - haematoxylin.mean()) / (haematoxylin.std() + 1e-6)
-    response = np.array([np.percentile(r, 99) for r in normalised_log_responses(haematoxylin)])
+    responses = normalised_log_responses(haematoxylin)
+    response = np.percentile(responses.reshape(len(SIGMAS), -1), 99, axis=1)
     best = int(np.argmax(response))
     if 0 < best < len(SIGMAS) - 1:  # parabola through the peak and its neighbours, in log-sigma
         left, mid, right = response[best - 1 : best + 2]
         denom = left - 2 * mid + right
         offset = 0.5 * (left - right) / denom if denom < 0 else 0.0
-        return float(SIGMAS[best] * 2.0 ** (np.clip(offset, -0.5, 0.5) / 4))
+        octaves = float(np.log2(SIGMAS[1] / SIGMAS[0]))  # the step between sigmas
+        return float(SIGMAS[best] * 2.0 ** (np.clip(offset, -0.5, 0.5) * octaves))
     return float(SIGMAS[best])
 
 
-def normalised_log_responses(image: np.ndarray) -> list[np.ndarray]:
-    """``-sigma^2 * LoG_sigma * image`` for every sigma in ``SIGMAS``, through one FFT.
+def haematoxylin_density(rgb: np.ndarray) -> np.ndarray:
+    """The haematoxylin channel of ``skimage.color.rgb2hed`` for 8-bit RGB, as table lookups.
+
+    rgb2hed is ``max(0, (log(max(rgb / 255, 1e-6)) / log(1e-6)) @ hed_from_rgb)``; for 8-bit input
+    each channel's term takes one of 256 values, so three lookups give the same numbers ~6x
+    faster than the float logarithms of all three channels.
+    """
+    table = _haematoxylin_table()
+    density = table[rgb[..., 0], 0] + table[rgb[..., 1], 1] + table[rgb[..., 2], 2]
+    return np.maximum(density, 0, out=density)
+
+
+@functools.lru_cache(maxsize=1)
+def _haematoxylin_table() -> np.ndarray:
+    from skimage.color import hed_from_rgb
+
+    optical = np.log(np.maximum(np.arange(256) / 255.0, 1e-6)) / np.log(1e-6)
+    return (optical[:, None] * hed_from_rgb[:, 0][None, :]).astype(np.float32)
+
+
+def normalised_log_responses(image: np.ndarray) -> np.ndarray:
+    """``-sigma^2 * LoG_sigma * image`` for every sigma in ``SIGMAS`` (axis 0), through one FFT.
 
     The LoG's transfer function is ``-|w|^2 exp(-sigma^2 |w|^2 / 2)``; the boundary wraps
-    (borders matter little to a 99th percentile), and every sigma costs one inverse FFT.
+    (borders matter little to a 99th percentile), and every sigma costs one inverse FFT. scipy's
+    FFT keeps float32 (numpy's computes in float64) and the transfer functions are cached per
+    frame shape: together ~2x faster, and the responses agree to ~1e-6.
     """
-    spectrum = np.fft.rfft2(image)
-    wy = 2 * np.pi * np.fft.fftfreq(image.shape[0])[:, None]
-    wx = 2 * np.pi * np.fft.rfftfreq(image.shape[1])[None, :]
+    import scipy.fft
+
+    image = np.asarray(image, dtype=np.float32)
+    spectrum = scipy.fft.rfft2(image)
+    return scipy.fft.irfft2(spectrum[None] * _log_filters(image.shape), s=image.shape, axes=(1, 2))
+
+
+@functools.lru_cache(maxsize=4)
+def _log_filters(shape: tuple[int, int]) -> np.ndarray:
+    wy = 2 * np.pi * np.fft.fftfreq(shape[0])[:, None]
+    wx = 2 * np.pi * np.fft.rfftfreq(shape[1])[None, :]
     w2 = wy * wy + wx * wx
-    return [
-        np.fft.irfft2(spectrum * (s * s * w2 * np.exp(-0.5 * s * s * w2)), s=image.shape)
-        for s in SIGMAS
-    ]
+    return np.stack([s * s * w2 * np.exp(-0.5 * s * s * w2) for s in SIGMAS]).astype(np.float32)
 
 
 def magnification_bin(scale: float) -> int:
