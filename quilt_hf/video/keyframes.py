@@ -47,7 +47,10 @@ def image_name(video_id: str, start: float) -> str:
     return f"{video_id}_image_{uuid.uuid5(IMAGE_NAMESPACE, f'{video_id}@{start:.3f}')}.jpg"
 
 
-def _signature(image: Image.Image) -> tuple[int, np.ndarray]:
+Signature = tuple[int, np.ndarray]  # 64-bit pHash, 32x32 grey thumbnail
+
+
+def _signature(image: Image.Image) -> Signature:
     import imagehash
 
     phash = int(str(imagehash.phash(image)), 16)
@@ -55,62 +58,98 @@ def _signature(image: Image.Image) -> tuple[int, np.ndarray]:
     return phash, small
 
 
+@dataclass(frozen=True)
+class DuplicateRule:
+    """When two window images are one image (see the module docstring)."""
+
+    phash_distance: int = 8
+    max_pixel_diff: float = 8.0
+
+    def same(self, a: Signature, b: Signature) -> bool:
+        return (a[0] ^ b[0]).bit_count() <= self.phash_distance and float(
+            np.abs(a[1] - b[1]).mean()
+        ) <= self.max_pixel_diff
+
+    def first_match(self, signature: Signature, earlier: Sequence[tuple[int, Signature]]) -> int:
+        """Index of the first of ``earlier`` (index, signature) pairs it duplicates, else -1."""
+        return next((i for i, other in earlier if self.same(signature, other)), -1)
+
+
 def canonical_indices(
     images: Sequence[Image.Image],
     *,
     phash_distance: int = 8,
     max_pixel_diff: float = 8.0,
-    signatures: Sequence[tuple[int, np.ndarray]] | None = None,
+    signatures: Sequence[Signature] | None = None,
 ) -> list[int]:
     """For each image, the index of the first earlier image it nearly duplicates (or itself)."""
+    rule = DuplicateRule(phash_distance, max_pixel_diff)
     if signatures is None:
         signatures = [_signature(image) for image in images]
+    unique: list[tuple[int, Signature]] = []
     canonical: list[int] = []
-    for i, (phash, small) in enumerate(signatures):
-        match = i
-        for j in sorted(set(canonical)):
-            other_hash, other_small = signatures[j]
-            if (phash ^ other_hash).bit_count() <= phash_distance and float(
-                np.abs(small - other_small).mean()
-            ) <= max_pixel_diff:
-                match = j
-                break
-        canonical.append(match)
+    for i, signature in enumerate(signatures):
+        match = rule.first_match(signature, unique)
+        if match < 0:
+            unique.append((i, signature))
+        canonical.append(i if match < 0 else match)
     return canonical
 
 
 class WindowAnalyser:
-    """P(histology) and magnification of window images, computed in one background thread."""
+    """P(histology) and magnification of window images, computed in one background thread.
 
-    def __init__(self, classifier, threshold: float | None = None) -> None:
+    Windows are analysed in the order they are submitted; one that duplicates an earlier
+    analysed image (``rule``, as ``build_keyframes`` merges them) reuses that image's answers
+    instead of classifying it again: lecturers return to their slides, and the analysis
+    competes with decoding for the same cores.
+    """
+
+    def __init__(
+        self, classifier, threshold: float | None = None, rule: DuplicateRule | None = None
+    ) -> None:
         self.classifier = classifier
         self.threshold = (
             float(getattr(classifier, "threshold", 0.5)) if threshold is None else threshold
         )
+        self.rule = rule or DuplicateRule()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes")
         self._futures: dict[int, Future] = {}
+        self._analysed: list[tuple[int, Signature]] = []  # (submission index, signature)
+        self._labels: dict[int, tuple[float, bool, int]] = {}
 
-    def _analyse(self, image: Image.Image) -> tuple[tuple[float, bool, int], tuple]:
+    def _labels_of(self, image: Image.Image) -> tuple[float, bool, int]:
         from quilt_hf.video.magnification import estimate_magnification
 
         prob = float(np.asarray(self.classifier.predict_proba([image]), dtype=float)[0])
         histology = prob >= self.threshold
-        labels = (prob, histology, estimate_magnification(image) if histology else -1)
-        return labels, _signature(image)
+        return prob, histology, estimate_magnification(image) if histology else -1
+
+    def _analyse(self, index: int, image: Image.Image) -> tuple[tuple[float, bool, int], Signature]:
+        signature = _signature(image)
+        match = self.rule.first_match(signature, self._analysed)
+        if match >= 0:
+            return self._labels[match], signature
+        self._labels[index] = labels = self._labels_of(image)
+        self._analysed.append((index, signature))
+        return labels, signature
 
     def submit(self, window: StaticWindow) -> None:
         """Start analysing ``window`` (use as ``find_static_windows(on_window=...)``)."""
-        self._futures[id(window)] = self._pool.submit(self._analyse, window.image)
+        index = len(self._futures)
+        self._futures[id(window)] = self._pool.submit(self._analyse, index, window.image)
 
     def _get(self, window: StaticWindow):
         future = self._futures.get(id(window))
-        return future.result() if future is not None else self._analyse(window.image)
+        if future is not None:
+            return future.result()
+        return self._labels_of(window.image), _signature(window.image)
 
     def result(self, window: StaticWindow) -> tuple[float, bool, int]:
         """``(P(histology), is histology, magnification)`` of the window's image."""
         return self._get(window)[0]
 
-    def signature(self, window: StaticWindow) -> tuple[int, np.ndarray]:
+    def signature(self, window: StaticWindow) -> Signature:
         """The near-duplicate signature (pHash, 32x32 grey) of the window's image."""
         return self._get(window)[1]
 
@@ -136,11 +175,13 @@ def build_keyframes(
 ) -> list[Keyframe]:
     """Keyframes in time order; duplicates share the canonical image, name and labels.
 
-    With an ``analyser`` that has seen the windows, its answers are used; otherwise the unique
-    images are classified here in one batch.
+    With an ``analyser`` that has seen the windows (in this order), its answers and its
+    duplicate rule are used; otherwise the unique images are classified here in one batch.
     """
     from quilt_hf.video.magnification import estimate_magnification
 
+    if analyser is not None:
+        phash_distance, max_pixel_diff = analyser.rule.phash_distance, analyser.rule.max_pixel_diff
     canonical = canonical_indices(
         [w.image for w in windows],
         phash_distance=phash_distance,

@@ -146,12 +146,18 @@ class StaticWindowFinder:
         self.stats.samples += 1
         p = self.params
         run = self._run
-        if (
-            run is not None
-            and self._previous is not None
-            and self._same(sample.thumb, self._previous, p.ssim_threshold)
-            and self._same(sample.thumb, run.anchor, p.anchor_threshold)
-        ):
+        if run is not None and self._previous is not None:
+            if np.array_equal(sample.thumb, self._previous):
+                # The previous frame passed both tests (or is the anchor): so does its copy.
+                self.stats.identical_skips += 1
+                still = True
+            else:
+                still = self._same(sample.thumb, self._previous, p.ssim_threshold) and self._same(
+                    sample.thumb, run.anchor, p.anchor_threshold
+                )
+        else:
+            still = False
+        if still:
             run.end = sample.time
             run.count += 1
             if run.count % run.stride == 0:
