@@ -108,3 +108,30 @@ def test_background_analyser_gives_the_batch_answers(classifier):
         for k in background
     ]
     assert [k.is_histology for k in batch] == [False, True, True]
+
+
+def test_background_analyser_classifies_a_returning_slide_once(classifier):
+    from quilt_hf.video.keyframes import WindowAnalyser
+
+    class Counting:
+        threshold = classifier.threshold
+
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def predict_proba(self, images):
+            self.seen += len(images)
+            return classifier.predict_proba(images)
+
+    slide = histology_frame(8, 1)
+    chart = chart_picture(SIZE, np.random.default_rng(5))
+    pictures = [slide, chart, slide.copy(), histology_frame(9, 1)]
+    windows = [StaticWindow(4.0 * i, 4.0 * i + 3.5, p, 10) for i, p in enumerate(pictures)]
+    counting = Counting()
+    with WindowAnalyser(counting) as analyser:
+        for window in windows:
+            analyser.submit(window)
+        keyframes = build_keyframes(windows, "vid", counting, analyser=analyser)
+    assert counting.seen == 3  # the returning slide reused its first answer
+    assert keyframes[2].canonical == 0
+    assert keyframes[2].is_histology and keyframes[2].histology_prob == keyframes[0].histology_prob
