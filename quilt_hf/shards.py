@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from quilt_hf.schema import FEATURES
@@ -37,9 +38,15 @@ class ShardStats:
     seconds: float = 0.0
 
     def skip(self, reason: str, detail: str = "") -> None:
-        self.skipped[reason] += 1
+        self.skip_many(reason, 1, [detail] if detail else [])
+
+    def skip_many(self, reason: str, count: int, details: Iterable[str] = ()) -> None:
+        """Count ``count`` rows skipped for ``reason``, keeping a few of ``details``."""
+        self.skipped[reason] += count
         examples = self.skipped_examples.setdefault(reason, [])
-        if detail and len(examples) < MAX_EXAMPLES_PER_REASON:
+        for detail in details:
+            if len(examples) >= MAX_EXAMPLES_PER_REASON:
+                break
             examples.append(detail[:300])
 
     def to_json(self) -> dict[str, Any]:
@@ -103,12 +110,15 @@ class ShardWriter:
         # one value: a reader that wants one split reads only that split's row groups.
         self._group_by = group_by
         self._buffers: dict[Any, list[dict[str, Any]]] = {}
+        self._tables: dict[Any, list[pa.Table]] = {}  # rows given as tables (write_table)
         self._tmp = shard_path(self.directory, shard_id).with_suffix(".parquet.tmp")
         self._writer: pq.ParquetWriter | None = None
         self._started = time.perf_counter()
 
     def write(self, record: Mapping[str, Any]) -> None:
         key = record[self._group_by] if self._group_by else None
+        if self._tables.get(key):
+            self._flush(key)  # keep the rows in the order they were given
         buffer = self._buffers.setdefault(key, [])
         buffer.append(record)
         self.stats.rows += 1
@@ -119,19 +129,43 @@ class ShardWriter:
         for record in records:
             self.write(record)
 
+    def write_table(self, table: pa.Table) -> None:
+        """Append rows that are already a table in this writer's schema (columnar producers)."""
+        if table.schema != self._schema:
+            raise ValueError(f"table schema differs from the shard's:\n{table.schema}")
+        if self._group_by:
+            column = table.column(self._group_by)
+            parts = [(key, table.filter(pc.equal(column, key))) for key in pc.unique(column)]
+            parts = [(key.as_py(), part) for key, part in parts]
+        else:
+            parts = [(None, table)]
+        for key, part in parts:
+            if self._buffers.get(key):
+                self._flush(key)
+            pending = self._tables.setdefault(key, [])
+            pending.append(part)
+            self.stats.rows += part.num_rows
+            if sum(t.num_rows for t in pending) >= self._batch_rows:
+                self._flush(key)
+
     def _flush(self, key: Any) -> None:
-        buffer = self._buffers.get(key)
-        if not buffer:
+        buffer, pending = self._buffers.get(key), self._tables.get(key)
+        if buffer:
+            table = pa.Table.from_pylist(buffer, schema=self._schema)
+            buffer.clear()
+        elif pending:
+            table = pa.concat_tables(pending)
+            pending.clear()
+        else:
             return
-        table = pa.Table.from_pylist(buffer, schema=self._schema)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._tmp, self._schema)
         self._writer.write_table(table)
-        buffer.clear()
 
     def close(self) -> ShardStats:
         """Finish the parquet file, then write the stats json: the shard is done."""
-        for key in sorted(self._buffers, key=str):  # a fixed order: reruns write the same file
+        # a fixed order: reruns write the same file
+        for key in sorted(set(self._buffers) | set(self._tables), key=str):
             self._flush(key)
         if self._writer is None:  # an empty shard is still a finished shard
             pq.write_table(self._schema.empty_table(), self._tmp)
