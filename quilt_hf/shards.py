@@ -88,15 +88,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class ShardWriter:
     """Stream records (dicts in the unified schema) into one parquet shard.
 
-    Rows are buffered in small batches and written with pyarrow's ``ParquetWriter`` so memory stays
-    bounded whatever the shard size. Use as a context manager; ``stats`` is filled by the caller.
+    Rows are buffered in batches of ``batch_rows`` (one parquet row group each) and written with
+    pyarrow's ``ParquetWriter`` so memory stays bounded whatever the shard size. Row groups of
+    ~1,000 rows write ~25% faster than 256-row ones and read faster in the final assembly, and
+    stay tens of MiB with real images. Use as a context manager; ``stats`` is filled by the caller.
     """
 
     def __init__(
         self,
         directory: Path,
         shard_id: str,
-        batch_rows: int = 256,
+        batch_rows: int = 1024,
         schema: pa.Schema = ARROW_SCHEMA,
         group_by: str | None = None,
     ) -> None:
@@ -117,9 +119,11 @@ class ShardWriter:
 
     def write(self, record: Mapping[str, Any]) -> None:
         key = record[self._group_by] if self._group_by else None
-        if self._tables.get(key):
-            self._flush(key)  # keep the rows in the order they were given
-        buffer = self._buffers.setdefault(key, [])
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            if self._tables.get(key):
+                self._flush(key)  # keep the rows in the order they were given
+            buffer = self._buffers[key] = []
         buffer.append(record)
         self.stats.rows += 1
         if len(buffer) >= self._batch_rows:
@@ -140,8 +144,9 @@ class ShardWriter:
         else:
             parts = [(None, table)]
         for key, part in parts:
-            if self._buffers.get(key):
+            if key in self._buffers:  # keep the rows in the order they were given
                 self._flush(key)
+                del self._buffers[key]
             pending = self._tables.setdefault(key, [])
             pending.append(part)
             self.stats.rows += part.num_rows
