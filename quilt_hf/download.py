@@ -219,6 +219,8 @@ class Downloader:
                 if received > self.max_bytes:
                     raise _Failure("too_large", retryable=False, status=status)
                 chunks.append(chunk)
+                if received == declared:  # all of it: no need to ask for the end of the body
+                    break
         except ReadTimeoutError as error:
             raise _Failure("timeout", retryable=True, status=status) from error
         except (ProtocolError, OSError, HTTPError) as error:
