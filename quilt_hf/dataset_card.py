@@ -51,8 +51,9 @@ CURATION_TEXT: dict[str, tuple[str, str]] = {
     ),
 }
 COMMON_FILTERS = (
-    "Every image is fully decoded (truncated files and decompression bombs are skipped), converted "
-    "to RGB, resized to a maximum side and re-encoded as JPEG; the histology classifier drops (or "
+    "Every image is fully decoded (truncated files and decompression bombs are skipped) and stored "
+    "as an RGB JPEG of at most the maximum side: a clean JPEG that needs no change as it came, any "
+    "other image re-encoded without its metadata (EXIF, comments); the histology classifier drops (or "
     "flags in `not_histology`) non-histology images; exact (SHA-256) and near (perceptual hash) "
     "duplicates are removed across sources."
 )

@@ -4,6 +4,13 @@ Every image that enters the dataset passes through ``load_image``: it is decoded
 truncated file fails here, not in the trainer), checked against a pixel limit (decompression bombs),
 converted to RGB, resized to a maximum side and re-encoded as JPEG. Failures raise ``SkipRecord``
 with a stable reason that shard stats count.
+
+A clean JPEG that needs no change (RGB, within the size limits, no metadata segment beyond JFIF,
+ICC profile and Adobe colour marker, nothing after its end marker) is stored as it came instead:
+re-encoding would cost a generation of quality and a third of the time, and the stored bytes and
+their SHA-256 would depend on the JPEG encoder's version (which ``quilt rehydrate`` compares).
+Anything else - EXIF (GPS positions, camera serials), XMP, comments, trailing bytes - is re-encoded,
+which drops it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from PIL import Image
 from quilt_hf.errors import SkipRecord
 
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000x7000; larger files are treated as decompression bombs
+# JPEG segments a stored-as-is file may carry: JFIF header, ICC colour profile, Adobe colour marker
+CLEAN_JPEG_SEGMENTS = frozenset({"APP0", "APP2", "APP14"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ def load_image(
                         "decompression_bomb", f"{width}x{height} > {max_pixels} pixels"
                     )
                 probe.load()  # full decode: truncated files fail here
-                image = probe.convert("RGB")
+                clean_jpeg = _is_clean_jpeg(probe, data)
+                # a loaded image stays usable after its file closes: no copy when already RGB
+                image = probe if probe.mode == "RGB" else probe.convert("RGB")
     except SkipRecord:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -71,7 +82,22 @@ def load_image(
         raise SkipRecord("image_too_small", f"{image.size[0]}x{image.size[1]} < {min_side}")
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+    elif clean_jpeg:
+        return StoredImage(data, sha256_hex(data), image.size[0], image.size[1], image)
+    # Nothing of the source's metadata goes into the stored file: PIL would otherwise write the
+    # source's JPEG comment back (names, case numbers), as image.info carries it.
+    image.info = {}
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     jpeg = buffer.getvalue()
     return StoredImage(jpeg, sha256_hex(jpeg), image.size[0], image.size[1], image)
+
+
+def _is_clean_jpeg(image: Image.Image, data: bytes) -> bool:
+    """An RGB JPEG with no metadata beyond CLEAN_JPEG_SEGMENTS and nothing after its end marker."""
+    return (
+        image.format == "JPEG"
+        and image.mode == "RGB"
+        and all(marker in CLEAN_JPEG_SEGMENTS for marker, _ in getattr(image, "applist", ()))
+        and data.endswith(b"\xff\xd9")
+    )
