@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from quilt_hf.dataset_card import DatasetSummary
 from quilt_hf.schema import FEATURES, SPLITS
-from quilt_hf.shards import read_all_stats
+from quilt_hf.shards import open_parquet_writer, read_all_stats
 
 WORK_DIRNAME = ".quilt_work"
 DEFAULT_MAX_SHARD_BYTES = 500_000_000
@@ -71,7 +71,7 @@ def write_split(
                 if writer is not None:
                     writer.close()
                     shard += 1
-                writer = pq.ParquetWriter(folder / f"{split}-{shard:05d}.parquet", schema)
+                writer = open_parquet_writer(folder / f"{split}-{shard:05d}.parquet", schema)
                 shard_bytes = 0
             table = table.cast(schema)
             writer.write_table(table)
