@@ -33,7 +33,8 @@ def test_probe_reads_duration_size_and_audio(video):
 def test_samples_are_grey_thumbnails_at_the_requested_rate(video):
     counts: dict[str, int] = {}
     samples = list(iter_samples(video, sample_fps=2.0, thumb_width=80, counts=counts))
-    assert counts["frames_decoded"] == decode_only(video) == 80
+    # non-reference frames are skipped by the decoder; every sample still lands on its time
+    assert 16 <= counts["frames_decoded"] < decode_only(video) == 80
     times = [s.time for s in samples]
     assert len(samples) == pytest.approx(16, abs=1)
     assert np.allclose(np.diff(times), 0.5, atol=0.11)

@@ -75,7 +75,8 @@ def test_pairs_images_and_stats(processed, lecture):
     for key in ("frames_decoded", "windows", "keyframes", "histology_keyframes", "chunks", "pairs"):
         assert isinstance(stats[key], int)
     assert stats["windows"] == 5 and stats["histology_keyframes"] == 3
-    assert stats["frames_decoded"] == round(truth["duration"] * 12)
+    # reference frames only (fewer than all 12 per second), at least one per sample (4 per second)
+    assert truth["duration"] * 4 <= stats["frames_decoded"] < round(truth["duration"] * 12)
     assert set(stats["seconds"]) >= {
         "transcribe",
         "frames",
