@@ -32,7 +32,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-DEFAULT_IMG2DATASET_PYTHON = str(Path(__file__).resolve().parents[1] / ".peers" / "img2dataset" / "bin" / "python")
+DEFAULT_IMG2DATASET_PYTHON = str(
+    Path(__file__).resolve().parents[1] / ".peers" / "img2dataset" / "bin" / "python"
+)
 
 
 def make_tiles(count: int, side: int = 160) -> list[bytes]:
