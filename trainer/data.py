@@ -405,7 +405,11 @@ class TrainCollator:
         }
         if kept:
             input_ids, attention_mask, truncated = self.encoder([item["text"] for item in kept])
-            batch["pixel_values"] = torch.stack([item["pixel_values"] for item in kept])
+            # default_collate stacks straight into shared memory inside a DataLoader worker:
+            # the batch then crosses to the main process without another copy
+            batch["pixel_values"] = torch.utils.data.default_collate(
+                [item["pixel_values"] for item in kept]
+            )
         else:  # every item failed: an empty batch that the loop skips
             input_ids = torch.zeros((0, 2), dtype=torch.long)
             attention_mask = torch.zeros((0, 2), dtype=torch.long)

@@ -75,6 +75,19 @@ def _make_accelerator(config: TrainConfig, output_dir: Path):
     )
 
 
+def share_batches_by_name() -> None:
+    """Workers hand batches over as named shared memory (torch's ``file_system`` strategy).
+
+    With the default ``file_descriptor`` strategy every tensor of a batch costs a round trip over
+    a Unix socket to pass its descriptor: taking a ready batch took 2-4 ms, 5% of a tiny-model
+    step on 2 cores; by name it takes 0.6-0.9 ms. torch's shared-memory manager removes the
+    segments when the processes exit."""
+    import torch.multiprocessing as mp
+
+    if "file_system" in mp.get_all_sharing_strategies():
+        mp.set_sharing_strategy("file_system")
+
+
 def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str, Any]:
     """Run training as configured; returns the final summary (also written to summary.json)."""
     from accelerate.utils import send_to_device, set_seed
@@ -108,6 +121,8 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         accelerator.process_index,
     )
 
+    if batches.loader.num_workers > 0:
+        share_batches_by_name()
     if accelerator.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(
             cpu_model_threads(accelerator.num_processes, batches.loader.num_workers)
