@@ -32,7 +32,7 @@ MAX_EXAMPLES_PER_REASON = 5  # failure details kept per reason, so stats stay sm
 # tries it on every column: for image bytes, captions and hashes it builds a dictionary, finds it
 # too large and falls back to plain encoding - a third of the write time of a shard.
 DICTIONARY_COLUMNS = frozenset(
-    {"subset", "split", "source_id", "text_source", "license"}
+    {"subset", "split", "text_source", "license"}
     | {"pathology.list.element", "med_umls_ids.list.element"}
 )
 
