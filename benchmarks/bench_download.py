@@ -2,13 +2,15 @@
 
 A separate process serves N small real-histology JPEGs (tiles cut from scikit-image's IHC image)
 over HTTP/1.1 on 127.0.0.1. Both peers fetch the same urls, decode, resize to at most 256 px
-(never upscaling), re-encode as JPEG and write one file per image:
+(never upscaling) and write one JPEG file per image; both keep a JPEG that needs no resize as it
+came instead of re-encoding it (ours always; img2dataset with ``skip_reencode=True``):
 
 - ours: ``quilt_hf.download.download_many`` (16 threads, one shared keep-alive pool) +
   ``quilt_hf.images.load_image`` + a file write;
 - img2dataset: ``img2dataset.download`` run in its own venv (``--img2dataset-python``), 2 processes x
-  16 threads, ``resize_mode=keep_ratio, resize_only_if_bigger=True``, output_format ``files``; the
-  time is measured inside its process around ``download()`` only (interpreter start excluded).
+  16 threads, ``resize_mode=keep_ratio, resize_only_if_bigger=True, skip_reencode=True``,
+  output_format ``files``; the time is measured inside its process around ``download()`` only
+  (interpreter start excluded).
 
 Each peer runs ``--repeats`` times, interleaved; medians are printed with the ratio.
 
@@ -137,7 +139,7 @@ IMG2DATASET_SCRIPT = textwrap.dedent(
             image_size=256, resize_mode="keep_ratio", resize_only_if_bigger=True,
             processes_count=int(processes), thread_count=int(threads),
             number_sample_per_shard=int(per_shard), timeout=10, retries=2,
-            enable_wandb=False, compute_hash="sha256",
+            enable_wandb=False, compute_hash="sha256", skip_reencode=True,
         )
         print(json.dumps({"seconds": time.perf_counter() - started}))
     """
