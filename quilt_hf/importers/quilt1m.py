@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import csv
 import functools
+import hashlib
 import io
 import math
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ import pyarrow.csv as pacsv
 from PIL import Image
 
 from quilt_hf.errors import QuiltError, SkipRecord
-from quilt_hf.images import load_image, sha256_hex
+from quilt_hf.images import load_image
 from quilt_hf.importers.image_store import ImageStore, base_name
 from quilt_hf.schema import DEFAULTS, SPLITS, SUBSETS
 from quilt_hf.shards import ARROW_SCHEMA, ShardStats, ShardWriter, is_done
@@ -332,21 +333,31 @@ def convert_rows(
 
 
 class ImageInfoCache:
-    """Hash and measure each released image once, however many rows share it (many-to-many)."""
+    """Hash and measure each released image once, however many rows share it (many-to-many).
+
+    The facts live in arrays indexed by the store's image id (42 bytes per image) rather than in
+    a dict of tuples keyed by name (~400 bytes): a million images fit in ~40 MiB.
+    """
+
+    _NEW, _OK = 0, 1  # states; a skipped image stores 2 + the index of its reason
 
     def __init__(self, store: ImageStore, verify: bool) -> None:
         self.store = store
         self.verify = verify
-        self._cache: dict[str, tuple[str, int, int] | str] = {}
+        self._sha = np.zeros((len(store), 32), dtype=np.uint8)
+        self._size = np.zeros((len(store), 2), dtype=np.int32)
+        self._state = np.zeros(len(store), dtype=np.int8)
+        self._reasons: list[str] = []
 
     def get(self, name: str) -> tuple[bytes, tuple[str, int, int]]:
-        data = self.store.read(name)
-        if data is None:
+        image_id = self.store.image_id(name)
+        if image_id is None:
             raise SkipRecord("missing_image", name)
-        cached = self._cache.get(name)
-        if isinstance(cached, str):
-            raise SkipRecord(cached, name)
-        if cached is None:
+        data = self.store.read_id(image_id, name)
+        state = int(self._state[image_id])
+        if state >= 2:
+            raise SkipRecord(self._reasons[state - 2], name)
+        if state == self._NEW:
             try:
                 if self.verify:
                     stored = load_image(data, max_side=1 << 16, min_side=1)
@@ -355,13 +366,21 @@ class ImageInfoCache:
                     with Image.open(io.BytesIO(data)) as probe:  # header only: fast
                         size = probe.size
             except SkipRecord as skip:
-                self._cache[name] = skip.reason
+                self._remember_skip(image_id, skip.reason)
                 raise
             except Exception as error:
-                self._cache[name] = "corrupt_image"
+                self._remember_skip(image_id, "corrupt_image")
                 raise SkipRecord("corrupt_image", f"{name}: {error}") from error
-            cached = self._cache[name] = (sha256_hex(data), size[0], size[1])
-        return data, cached
+            self._sha[image_id] = np.frombuffer(hashlib.sha256(data).digest(), dtype=np.uint8)
+            self._size[image_id] = size
+            self._state[image_id] = self._OK
+        width, height = (int(v) for v in self._size[image_id])
+        return data, (self._sha[image_id].tobytes().hex(), width, height)
+
+    def _remember_skip(self, image_id: int, reason: str) -> None:
+        if reason not in self._reasons:
+            self._reasons.append(reason)
+        self._state[image_id] = 2 + self._reasons.index(reason)
 
 
 @dataclass
