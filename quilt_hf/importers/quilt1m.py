@@ -33,7 +33,13 @@ from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import load_image
 from quilt_hf.importers.image_store import ImageStore, base_name
 from quilt_hf.schema import DEFAULTS, SPLITS, SUBSETS
-from quilt_hf.shards import ARROW_SCHEMA, ShardStats, ShardWriter, is_done
+from quilt_hf.shards import (
+    ARROW_SCHEMA,
+    MAX_EXAMPLES_PER_REASON,
+    ShardStats,
+    ShardWriter,
+    is_done,
+)
 
 RELEASED_COLUMNS = (
     "caption", "image_path", "subset", "split", "pathology", "roi_text", "noisy_text",
@@ -73,21 +79,24 @@ class ImportOptions:
             )
 
 
-def parse_list(value: Any, stats: ShardStats | None = None) -> list[str]:
+def parse_list(value: Any) -> list[str]:
     """A list cell: a Python literal like ``['a', 'b']``, a bare string, or empty."""
+    return parse_list_flagged(value)[0]
+
+
+def parse_list_flagged(value: Any) -> tuple[list[str], bool]:
+    """``parse_list`` and whether the cell was a malformed literal (kept as text, to be counted)."""
     if value is None:
-        return []
+        return [], False
     text = str(value).strip()
     if text in ("", "nan", "None", "[]"):
-        return []
+        return [], False
     if text[0] in "[(":
         parsed = _literal_list(text)
         if parsed is None:
-            if stats is not None:
-                stats.counts["malformed_list_literal"] += 1
-            return [text]
-        return list(parsed)
-    return [text]
+            return [text], True
+        return list(parsed), False
+    return [text], False
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -161,16 +170,10 @@ def _list_column(column: pa.Array | None, n: int) -> tuple[pa.Array, np.ndarray]
     as text, and counted by the caller)."""
     if column is None:
         return pa.array([[]] * n, type=pa.list_(pa.string())), np.zeros(n, dtype=bool)
-    values, rows = _per_unique(column, _parse_list_flagged)
+    values, rows = _per_unique(column, parse_list_flagged)
     malformed = np.array([bad for _, bad in values], dtype=bool)
     lists = pa.array([items for items, _ in values], type=pa.list_(pa.string()))
     return lists.take(pa.array(rows)), malformed[rows]
-
-
-def _parse_list_flagged(text: str) -> tuple[list[str], bool]:
-    counter = ShardStats("")
-    items = parse_list(text, counter)
-    return items, bool(counter.counts)
 
 
 def _int_column(column: pa.Array | None, n: int, default: int) -> np.ndarray:
@@ -197,7 +200,11 @@ def _drop(
     """Skip the rows of ``mask`` that are still alive, for ``reason`` (a few ``details`` kept)."""
     dropped = np.flatnonzero(alive & mask)
     if len(dropped):
-        examples = [] if details is None else details.take(pa.array(dropped[:5])).to_pylist()
+        examples = (
+            []
+            if details is None
+            else details.take(pa.array(dropped[:MAX_EXAMPLES_PER_REASON])).to_pylist()
+        )
         stats.skip_many(reason, len(dropped), examples)
         alive[dropped] = False
 
@@ -269,6 +276,7 @@ def convert_rows(
     subsets = subset.to_pylist()
     data: list[bytes] = []
     infos: list[tuple[str, int, int]] = []
+    kept_names: list[str] = []
     source_ids: list[str] = []
     missing: set[str] = set()
     for row in np.flatnonzero(alive):
@@ -283,6 +291,7 @@ def convert_rows(
             continue
         data.append(image)
         infos.append(info)
+        kept_names.append(name)
         source_ids.append(source_id_for(subsets[row], name))
     keep = pa.array(np.flatnonzero(alive))
     kept = len(data)
@@ -295,7 +304,6 @@ def convert_rows(
     for name, probe in (("width", probed[:, 0]), ("height", probed[:, 1])):
         declared = _int_column(column(name), n, 0)[alive]
         sizes[name] = np.where(declared != 0, declared, probe)  # as `int(cell) or probed`
-    kept_names = [base_name(paths[row]) for row in np.flatnonzero(alive)]
     arrays = {
         "image": pa.StructArray.from_arrays(
             [pa.array(data, type=pa.binary()), pa.array(kept_names, type=pa.string())],
