@@ -171,8 +171,9 @@ class ShardWriter:
             raise ValueError(f"table schema differs from the shard's:\n{table.schema}")
         if self._group_by:
             column = table.column(self._group_by)
-            parts = [(key, table.filter(pc.equal(column, key))) for key in pc.unique(column)]
-            parts = [(key.as_py(), part) for key, part in parts]
+            parts = [
+                (key.as_py(), table.filter(pc.equal(column, key))) for key in pc.unique(column)
+            ]
         else:
             parts = [(None, table)]
         for key, part in parts:

@@ -474,10 +474,9 @@ class TrainBatches:
             self.sampler.start_at(epoch, batch)
             epoch, batch = self.sampler.start
             for item in self.loader:
-                epoch, batch = divmod(
-                    epoch * self.sampler.batches_per_epoch + batch + 1,
-                    self.sampler.batches_per_epoch,
-                )
+                batch += 1
+                if batch == self.sampler.batches_per_epoch:
+                    epoch, batch = epoch + 1, 0
                 yield item, epoch, batch
             return
         from accelerate import skip_first_batches
