@@ -140,6 +140,19 @@ def write_sample_web(
         add_row(url_path, caption, size, similarity or float(rng.uniform(low, high)))
         return url_path
 
+    def add_tile(name: str, data: bytes, tile, size=None, fault: str | None = None) -> str:
+        """A histology tile's row: alt text, size, magnification and stain come from the tile."""
+        return add_image(
+            name,
+            data,
+            _histology_alt(rng, tile),
+            size or tile.image.size,
+            True,
+            tile.magnification,
+            tile.stain,
+            fault=fault,
+        )
+
     for index, tile in enumerate(histology_tiles(rng, HISTOLOGY_ROWS)):
         image = tile.image
         if index % 3 == 1:  # web images are rarely square
@@ -147,15 +160,7 @@ def write_sample_web(
             image = image.crop((0, 0, width, height * 3 // 4))
         as_png = index % 8 == 5
         data = png_bytes(image) if as_png else jpeg_bytes(image, quality=int(rng.integers(70, 95)))
-        add_image(
-            f"histo-{index:03d}.{'png' if as_png else 'jpg'}",
-            data,
-            _histology_alt(rng, tile),
-            image.size,
-            True,
-            tile.magnification,
-            tile.stain,
-        )
+        add_tile(f"histo-{index:03d}.{'png' if as_png else 'jpg'}", data, tile, image.size)
 
     for index, picture in enumerate(non_histology_images(rng, NON_HISTOLOGY_ROWS)):
         data = jpeg_bytes(picture.image)
@@ -171,77 +176,25 @@ def write_sample_web(
 
     # Cross-source duplicates of tweet photos: the same bytes, and a re-scaled re-encoding.
     data, tile = tweet_photos[0]
-    add_image(
-        "repost-exact.jpg",
-        data,
-        _histology_alt(rng, tile),
-        tile.image.size,
-        True,
-        tile.magnification,
-        tile.stain,
-    )
+    add_tile("repost-exact.jpg", data, tile)
     data, tile = tweet_photos[1]
     smaller = tile.image.resize(
         (tile.image.width * 9 // 10, tile.image.height * 9 // 10), Image.Resampling.BICUBIC
     )
-    add_image(
-        "repost-resized.jpg",
-        jpeg_bytes(smaller, quality=70),
-        _histology_alt(rng, tile),
-        smaller.size,
-        True,
-        tile.magnification,
-        tile.stain,
-    )
+    add_tile("repost-resized.jpg", jpeg_bytes(smaller, quality=70), tile, smaller.size)
 
     # One row per failure the downloader must count.
     faulty = histology_tiles(rng, 4)
     good = jpeg_bytes(faulty[0].image)
-    slow = add_image(
-        "slow.jpg",
-        good,
-        _histology_alt(rng, faulty[0]),
-        faulty[0].image.size,
-        True,
-        faulty[0].magnification,
-        faulty[0].stain,
-        fault="timeout",
-    )
+    slow = add_tile("slow.jpg", good, faulty[0], fault="timeout")
     writer.add_fault(slow, delay=SLOW_DELAY_S)
     noai_bytes = jpeg_bytes(faulty[1].image)
-    noai = add_image(
-        "noai.jpg",
-        noai_bytes,
-        _histology_alt(rng, faulty[1]),
-        faulty[1].image.size,
-        True,
-        faulty[1].magnification,
-        faulty[1].stain,
-        fault="x_robots_noai",
-    )
+    noai = add_tile("noai.jpg", noai_bytes, faulty[1], fault="x_robots_noai")
     writer.add_fault(noai, headers={"X-Robots-Tag": "noai, noimageai"})
     full = jpeg_bytes(faulty[2].image)
-    add_image(
-        "truncated.jpg",
-        full[: len(full) // 2],
-        _histology_alt(rng, faulty[2]),
-        faulty[2].image.size,
-        True,
-        faulty[2].magnification,
-        faulty[2].stain,
-        fault="truncated_image",
-    )
+    add_tile("truncated.jpg", full[: len(full) // 2], faulty[2], fault="truncated_image")
     cut_bytes = jpeg_bytes(faulty[3].image)
-    cut = add_image(
-        "cut-transfer.jpg",
-        cut_bytes,
-        _histology_alt(rng, faulty[3]),
-        faulty[3].image.size,
-        True,
-        faulty[3].magnification,
-        faulty[3].stain,
-        fault="truncated_transfer",
-    )
+    cut = add_tile("cut-transfer.jpg", cut_bytes, faulty[3], fault="truncated_transfer")
     writer.add_fault(cut, truncate=len(cut_bytes) // 3)
     add_image(
         "huge.png",
