@@ -146,6 +146,13 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return repo
 
+    def _writable_repo(self, repo_type: str, repo_id: str) -> Repo | None:
+        """The repo a write goes to; None once a 401 or 404 has been sent."""
+        if not self._authorised():
+            self._error(401, "write access needs a token")
+            return None
+        return self._repo(repo_type[:-1], repo_id)
+
     def _revision(self, repo: Repo, revision: str, head: bool = False) -> str | None:
         revision = unquote(revision)
         if revision in repo.refs:
@@ -245,10 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
     def preupload(self, method: str, query: dict, repo_type: str, repo_id: str, rev: str) -> None:
         """POST"""
         payload = json.loads(self._body())
-        if not self._authorised():
-            self._error(401, "write access needs a token")
-            return
-        if (repo := self._repo(repo_type[:-1], repo_id)) is None:
+        if (repo := self._writable_repo(repo_type, repo_id)) is None:
             return
         files = []
         for item in payload["files"]:
@@ -289,10 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
     def commit(self, method: str, query: dict, repo_type: str, repo_id: str, rev: str) -> None:
         """POST"""
         lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
-        if not self._authorised():
-            self._error(401, "write access needs a token")
-            return
-        if (repo := self._repo(repo_type[:-1], repo_id)) is None:
+        if (repo := self._writable_repo(repo_type, repo_id)) is None:
             return
         if (parent := self._revision(repo, rev)) is None:
             return
@@ -458,10 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         """POST"""
         self._body()
-        if not self._authorised():
-            self._error(401, "write access needs a token")
-            return
-        if (repo := self._repo(repo_type[:-1], repo_id)) is None:
+        if (repo := self._writable_repo(repo_type, repo_id)) is None:
             return
         branch = unquote(branch)
         if branch in repo.refs:
@@ -473,10 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
     def settings(self, method: str, query: dict, repo_type: str, repo_id: str) -> None:
         """PUT"""
         payload = json.loads(self._body())
-        if not self._authorised():
-            self._error(401, "write access needs a token")
-            return
-        if (repo := self._repo(repo_type[:-1], repo_id)) is None:
+        if (repo := self._writable_repo(repo_type, repo_id)) is None:
             return
         repo.gated = payload.get("gated", repo.gated)
         if "visibility" in payload:
