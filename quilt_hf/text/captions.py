@@ -11,6 +11,13 @@ Every cue re-shows the line before it, and short "flip" cues (10 ms) show the fi
 Words are emitted once: from lines carrying inline ``<hh:mm:ss.mmm>`` timings (each word keeps its
 own start), or, for plain captions, from cue lines that do not repeat the previous cue's tail,
 with the cue's time spread over its words by length.
+
+What counts as a repeat: only the head of a cue that equals the tail of the cue shown just before.
+A blank cue (" ") clears the display, and a cue whose first line is blank starts a fresh display,
+so neither repeats anything: a word really said twice across such a pause ("okay" ... "okay") is
+kept twice, as in YouTube's json3 of the same track. A word whose inline time equals the cue end
+(or passes it) would get no duration; it is given the time up to the next word's start, at least
+``MIN_WORD_SECONDS``.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ from quilt_hf.errors import QuiltError
 from quilt_hf.text.transcript import Transcript, Word
 
 _INLINE_TIME = re.compile(r"<((?:\d{1,10}:)?\d{1,2}:\d{1,2}\.\d{1,3})>")
+# Ruby annotations (<rt>) are not spoken; SRT writers add ASS override tags such as {\an8}.
+_NOT_SPOKEN = re.compile(r"<rt\b[^>]*>.*?</rt>|\{\\[^}]*\}", re.DOTALL)
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[^>]*>")
 # Sound-event annotations such as [Music] or (applause) are not speech.
 _SOUND_EVENT = re.compile(r"\[[^\]]*\]|\([A-Za-z ]{1,30}\)")
+MIN_WORD_SECONDS = 0.1  # the shortest duration given to a word whose timing left it none
 
 
 def _timestamp_seconds(text: str) -> float:
@@ -38,7 +48,7 @@ def _timestamp_seconds(text: str) -> float:
 
 def _clean(line: str) -> str:
     """Cue text without markup, entities or sound events; whitespace collapsed."""
-    text = html.unescape(_TAG.sub("", line))
+    text = html.unescape(_TAG.sub("", _NOT_SPOKEN.sub("", line)))
     text = _SOUND_EVENT.sub(" ", text).replace("\u200b", " ")
     return " ".join(text.split())
 
@@ -74,6 +84,19 @@ def _timed_line_words(line: str, cue_start: float, cue_end: float) -> list[Word]
     return words
 
 
+def _give_every_word_time(words: list[Word]) -> list[Word]:
+    """A word left with no duration (its inline time at or past the cue end) lasts until the next
+    word starts, and at least ``MIN_WORD_SECONDS``."""
+    fixed = []
+    for i, word in enumerate(words):
+        if word.end - word.start < 1e-6:
+            following = words[i + 1].start if i + 1 < len(words) else word.start
+            end = max(following, word.start + MIN_WORD_SECONDS)
+            word = Word(word.start, round(end, 3), word.text)
+        fixed.append(word)
+    return fixed
+
+
 def _parse_cues(text: str, fmt: str) -> list[tuple[float, float, list[str]]]:
     import webvtt
     from webvtt.errors import MalformedCaptionError, MalformedFileError
@@ -102,6 +125,13 @@ def _srt_to_vtt(text: str) -> str:
     return "WEBVTT\n\n" + body
 
 
+def _looks_like_srt(text: str) -> bool:
+    """No WEBVTT signature and an SRT timing line (comma before the milliseconds)."""
+    return not text.lstrip().startswith("WEBVTT") and bool(
+        re.search(r"^\d+:\d{2}:\d{2},\d{1,3}\s*-->", text, re.MULTILINE)
+    )
+
+
 def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captions") -> Transcript:
     """Parse caption text into a Transcript of timed words; QuiltError when there are none."""
     if fmt not in ("vtt", "srt"):
@@ -109,6 +139,8 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise QuiltError("empty captions file")
+    if fmt == "vtt" and _looks_like_srt(text):
+        fmt = "srt"  # an SRT file saved as .vtt (some downloaders do this): read it as SRT
     cues = _parse_cues(text, fmt)
     rolling = any(_INLINE_TIME.search(line) for _, _, lines in cues for line in lines)
     words: list[Word] = []
@@ -116,6 +148,8 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
     for start, end, raw_lines in cues:
         lines = [(raw, _clean(raw)) for raw in raw_lines]
         lines = [(raw, clean) for raw, clean in lines if clean]
+        if not lines or (rolling and raw_lines and not raw_lines[0].strip()):
+            previous_lines = []  # a blank cue or a blank first line: nothing on screen is repeated
         # Drop the longest head of this cue that repeats the tail of the previous cue.
         cleaned = [clean for _, clean in lines]
         overlap = 0
@@ -138,7 +172,7 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
     if not words:
         raise QuiltError("captions contain no spoken words (no cues, or only sound annotations)")
     return Transcript(
-        words=words,
+        words=_give_every_word_time(words),
         source=source,
         language="en",
         meta={"format": fmt, "rolling": rolling, "cues": len(cues)},
