@@ -5,22 +5,38 @@ the same conversation written by the same author (pathologists often continue a 
 a self-reply thread, which OpenPath kept). One candidate per photo; ``source_id`` is the conversation
 id, so a thread never straddles the train/val split.
 
-Text cleaning (``clean_tweet_text``): HTML entities are unescaped, a leading ``RT @user:``, every
-url (t.co links) and every ``@mention`` are removed; a run of hashtags at the end of the text is
+Text cleaning (``clean_tweet_text``): a leading ``RT @user:`` is removed, then the shared caption
+cleaner (``quilt_hf.text.clean``) unescapes HTML entities, strips tags, fixes mojibake and removes
+every url (t.co links) and every ``@mention``; a run of hashtags at the end of the text is
 removed, community hashtags (``#dermpath``, ``#pathology``, ``#FOAMed``...) are removed wherever they
 stand, and any other inline hashtag keeps its word without ``#`` ("classic #melanoma in situ" ->
 "classic melanoma in situ") so the sentence still reads; whitespace is normalised. Known pathology
 hashtags (``#dermpath``...) fill the ``pathology`` column before they are stripped.
 
-Accounting: every requested id that was never hydrated, every id the API listed in ``errors`` and
-every malformed line becomes a counted ``SkipRecord`` (``tweet_not_hydrated``, ``malformed_json``),
-as do conversations without a photo (``no_media``), without their root tweet
-(``root_not_hydrated``) and replies by other authors (``reply_by_other_author``).
+Accounting: every requested id that was never hydrated, every tweet the API listed in ``errors``
+and every malformed line becomes a counted ``SkipRecord`` (``tweet_not_hydrated``,
+``malformed_json``), as do conversations without a photo (``no_media``), without their root tweet
+(``root_not_hydrated``) and replies by other authors (``reply_by_other_author``). API v2 ``errors``
+are told apart by ``resource_type``: ``tweet`` (or none, with an id) is a missing tweet; ``user`` (a
+suspended, protected or deleted author, met through the ``author_id`` expansion) is
+``author_unavailable``, one per user, and the user's tweets that did arrive are still used; ``media``
+is ``media_unavailable``; an error naming no resource (rate limit, invalid request) is ``api_error``;
+errors on other resources (``place``, ``poll``) concern fields we do not read and are not counted.
+A root tweet or author carrying ``withheld`` (withheld in some country, or for copyright) is
+``withheld``; a retweet (``referenced_tweets`` type ``retweeted``) is ``retweet``, since its text is
+a truncated copy of the original, which stands on its own; a quote tweet is an ordinary tweet (the
+quoted tweet's link is removed with the other urls). Twitter's placeholder texts ("This Tweet is
+unavailable", "... violates the Twitter Media Policy") are ``placeholder_text``; a caption that
+cleaning empties is ``emptied_by_cleaning``.
+
+API v1.1 objects (``id_str``, ``full_text``, ``extended_entities``, a ``user`` object) and the
+Twitter archive's ``tweets.js`` (``window.YTD.tweets.part0 = [...]``) are refused with a clear error
+before any work starts: they have no ``conversation_id`` or ``includes.media``, so reading them as
+v2 would silently lose every photo.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -31,6 +47,7 @@ from quilt_hf.download import download_many, download_settings
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.text.clean import EMPTY, CleanCaption, clean_caption, normalise_space
 
 SUBSET = "openpath"
 
@@ -74,23 +91,25 @@ COMMUNITY_HASHTAGS = frozenset(
 )
 
 _RETWEET = re.compile(r"^\s*RT\b\s*(@\w+\s*:?)?\s*")
-_URL = re.compile(r"https?://\S+|\bwww\.\S+")
-_MENTION = re.compile(r"(?<!\w)@\w+")
 _TRAILING_TAGS = re.compile(r"(?:\s*#\w+[.,!?]*)+\s*$")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
-_SPACE = re.compile(r"\s+")
+# API v1.1 fields that a v2 tweet object never has
+_V1_FIELDS = ("id_str", "full_text", "extended_entities", "user", "in_reply_to_status_id_str")
+
+
+def tweet_caption(text: str) -> CleanCaption:
+    """The tweet text as OpenPath trained on it (see the module doc), or why there is none."""
+    cleaned = clean_caption(_RETWEET.sub("", text), citations=False)
+    if not cleaned.ok:
+        return cleaned
+    text = _TRAILING_TAGS.sub("", cleaned.text)
+    text = _HASHTAG.sub(lambda m: "" if m[1].lower() in COMMUNITY_HASHTAGS else m[1], text)
+    text = normalise_space(text)
+    return CleanCaption(text) if text else CleanCaption("", "emptied_by_cleaning")
 
 
 def clean_tweet_text(text: str) -> str:
-    """The tweet text as OpenPath trained on it (see the module doc for the rules)."""
-    text = html.unescape(text)
-    text = _RETWEET.sub("", text)
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    text = _TRAILING_TAGS.sub("", text)
-    text = _HASHTAG.sub(lambda m: "" if m[1].lower() in COMMUNITY_HASHTAGS else m[1], text)
-    text = _SPACE.sub(" ", text).strip()
-    return re.sub(r"\s+([.,;:!?])", r"\1", text)
+    return tweet_caption(text).text
 
 
 def pathology_tags(texts: Iterable[str]) -> list[str]:
@@ -141,7 +160,44 @@ def _is_tweet(value: Any) -> bool:
 
 def _error_id(error: dict) -> str | None:
     value = error.get("resource_id") or error.get("value")
-    return str(value) if value is not None else None
+    return str(value) if isinstance(value, (str, int)) and str(value) else None
+
+
+def error_reason(error: dict) -> str | None:
+    """The skip reason of one API v2 ``errors`` entry (see the module doc), None if not counted."""
+    kind = str(error.get("resource_type") or "tweet").lower()
+    if _error_id(error) is None:
+        return "api_error"
+    return {"tweet": "tweet_not_hydrated", "user": "author_unavailable"}.get(
+        kind, "media_unavailable" if kind == "media" else None
+    )
+
+
+def _error_detail(error: dict) -> str:
+    """ "Not Found Error: Could not find tweet with ids: [1]." (what the API said, briefly)."""
+    parts = [str(error.get(k)) for k in ("title", "detail", "message") if error.get(k)]
+    return ": ".join(parts)[:300] or "error"
+
+
+def _refuse_other_formats(path: Path, first_line: bytes, value: Any) -> None:
+    """A clear error for the Twitter archive and for API v1.1 tweets (see the module doc)."""
+    if first_line.lstrip().startswith(b"window.YTD."):
+        raise QuiltError(
+            f"{path} is a Twitter archive (tweets.js), not API v2 responses: hydrate its ids "
+            "with the v2 tweets lookup (expansions=attachments.media_keys, "
+            "tweet.fields=conversation_id,author_id,attachments, media.fields=url,type)"
+        )
+    items = value if isinstance(value, list) else [value]
+    items = [i.get("tweet", i) if isinstance(i, dict) else i for i in items]
+    if isinstance(value, dict) and isinstance(value.get("data"), (list, dict)):
+        return
+    for item in items:
+        if isinstance(item, dict) and any(k in item for k in _V1_FIELDS) and "id" in item:
+            found = [k for k in _V1_FIELDS if k in item]
+            raise QuiltError(
+                f"{path} holds Twitter API v1.1 tweets (fields {found}); openpath reads API v2 "
+                "responses: re-hydrate the ids with the v2 tweets lookup"
+            )
 
 
 def _id_key(tweet_id: str) -> tuple[int, str]:
@@ -183,13 +239,16 @@ def plan_shards(
     malformed: list[dict] = []
     hydrated: set[str] = set()
     errors: dict[str, str] = {}
+    other_errors: dict[tuple[str, str], dict] = {}  # (reason, id) -> item; one per user/media
     for path in files:
         for number, offset, raw in _read_lines(path):
             try:
                 value = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                _refuse_other_formats(path, raw, None)
                 malformed.append({"kind": "malformed", "path": str(path), "line": number})
                 continue
+            _refuse_other_formats(path, raw, value)
             tweets, _media, line_errors = tweets_in(value)
             for tweet in tweets:
                 tweet_id = str(tweet["id"])
@@ -197,9 +256,15 @@ def plan_shards(
                 conversation = str(tweet.get("conversation_id") or tweet_id)
                 conversations.setdefault(conversation, set()).add((str(path), offset))
             for error in line_errors:
-                error_id = _error_id(error)
-                if error_id:
-                    errors[error_id] = str(error.get("title") or error.get("detail") or "error")
+                reason, error_id = error_reason(error), _error_id(error)
+                if reason == "tweet_not_hydrated" and error_id:
+                    errors[error_id] = _error_detail(error)
+                elif reason:
+                    key = (reason, error_id or f"{path.name}:{number}")
+                    detail = f"{key[1]}: {_error_detail(error)}"
+                    other_errors.setdefault(
+                        key, {"kind": "error", "reason": reason, "detail": detail}
+                    )
     requested: list[str] = []
     if config.get("requested_ids"):
         requested_path = (base_dir / config["requested_ids"]).resolve()
@@ -212,6 +277,7 @@ def plan_shards(
         for cid, lines in sorted(conversations.items(), key=lambda item: _id_key(item[0]))
     ]
     entries += malformed
+    entries += [other_errors[key] for key in sorted(other_errors)]
     entries += [
         {"kind": "missing", "id": i, "detail": errors.get(i, "requested but not in any response")}
         for i in missing_ids
@@ -228,24 +294,40 @@ def plan_shards(
     ]
 
 
-def _load_lines(items: Iterable[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Tweets by id and media by key from every line the shard's conversations reference."""
+def _withheld_users(value: Any) -> set[str]:
+    """Ids of the users in a response's ``includes.users`` that carry ``withheld``."""
+    includes = value.get("includes") if isinstance(value, dict) else None
+    users = includes.get("users") if isinstance(includes, dict) else None
+    return {str(u.get("id")) for u in _as_list(users) if isinstance(u, dict) and u.get("withheld")}
+
+
+def _load_lines(items: Iterable[dict]) -> tuple[dict[str, dict], dict[str, dict], set[str]]:
+    """Tweets by id, media by key and withheld user ids from every line the shard's
+    conversations reference."""
     by_path: dict[str, set[int]] = {}
     for item in items:
         for path, offset in item["lines"]:
             by_path.setdefault(path, set()).add(offset)
     tweets: dict[str, dict] = {}
     media: dict[str, dict] = {}
+    withheld: set[str] = set()
     for path, offsets in sorted(by_path.items()):
         with open(path, "rb") as handle:
             for offset in sorted(offsets):
                 handle.seek(offset)
-                line_tweets, line_media, _ = tweets_in(json.loads(handle.readline()))
+                value = json.loads(handle.readline())
+                withheld |= _withheld_users(value)
+                line_tweets, line_media, _ = tweets_in(value)
                 for tweet in line_tweets:
                     tweets.setdefault(str(tweet["id"]), tweet)
                 for item in line_media:
                     media.setdefault(str(item["media_key"]), item)
-    return tweets, media
+    return tweets, media, withheld
+
+
+def _is_retweet(tweet: dict) -> bool:
+    refs = _as_list(tweet.get("referenced_tweets"))
+    return any(isinstance(r, dict) and r.get("type") == "retweeted" for r in refs)
 
 
 def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
@@ -255,7 +337,9 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
             yield SkipRecord("malformed_json", f"{item['path']}:{item['line']}")
         elif item["kind"] == "missing":
             yield SkipRecord("tweet_not_hydrated", f"{item['id']}: {item['detail']}")
-    tweets, media = _load_lines(conversations)
+        elif item["kind"] == "error":
+            yield SkipRecord(item["reason"], item["detail"])
+    tweets, media, withheld_users = _load_lines(conversations)
     by_conversation: dict[str, list[dict]] = {}
     for tweet in tweets.values():
         key = str(tweet.get("conversation_id") or tweet["id"])
@@ -267,6 +351,12 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
         root = tweets.get(conversation)
         if root is None:
             yield SkipRecord("root_not_hydrated", conversation)
+            continue
+        if _is_retweet(root):
+            yield SkipRecord("retweet", conversation)
+            continue
+        if root.get("withheld") or str(root.get("author_id")) in withheld_users:
+            yield SkipRecord("withheld", conversation)
             continue
         thread = [root]
         for tweet in sorted(
@@ -284,10 +374,18 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
             yield SkipRecord("no_media", conversation)
             continue
         texts = [str(t.get("text") or "") for t in thread]
-        caption = clean_tweet_text(" ".join(texts))
-        if not caption:
-            yield SkipRecord("empty_text", conversation)
+        own = [clean_caption(text, citations=False).reason for text in texts]
+        if own[0] == "placeholder_text":
+            yield SkipRecord("placeholder_text", conversation)
             continue
+        # a self-reply that is only a placeholder notice adds nothing to the thread's text
+        texts = [text for text, reason in zip(texts, own, strict=True) if not reason]
+        cleaned = tweet_caption(" ".join(texts))
+        if not cleaned.ok:
+            reason = "empty_text" if cleaned.reason == EMPTY else cleaned.reason
+            yield SkipRecord(reason, conversation)
+            continue
+        caption = cleaned.text
         tags = pathology_tags(texts)
         pending.extend((conversation, caption, "\n".join(texts), tags, url) for url in urls)
 
