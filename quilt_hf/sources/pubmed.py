@@ -5,14 +5,22 @@ archive in memory (never extracted to disk) with size limits. The JATS is parsed
 ``defusedxml``: an article declaring entities (XXE, entity-expansion bombs) or external references
 is skipped as ``hostile_xml``; a parse error as ``malformed_xml``.
 
-Pairs: one per ``<fig>`` (caption = ``<caption>`` title + text; the ``<label>`` "Figure 2" and a
-leading "Figure 2." in the text are dropped), ``source_id = PMCID/fig-id``. Where the caption names
+Pairs: one per ``<fig>`` (caption = ``<caption>`` title + text rendered by
+``quilt_hf.sources.jats_text`` (sup/sub, MathML, one form of each ``<alternatives>``, citations
+dropped) and cleaned by the shared caption cleaner; the ``<label>`` "Figure 2" and a leading
+"Figure 2." in the text are dropped; a ``<fig>`` of a ``<fig-group>`` without its own caption takes
+the group's), ``source_id = PMCID/fig-id``. Where the caption names
 two or more panels and the image splits into exactly that many panels (rules in
 ``quilt_hf.sources.panels``), one more pair per panel: the cropped panel with the caption's shared
 lead + that panel's text, ``source_id = PMCID/fig-id/A``. If the counts differ we do not guess: only
 the figure pair is kept (its ``roi_text`` lists the panel texts, as it always does) and a
 ``panels_unsplit`` skip is counted. A figure whose caption names panels is a composite:
 ``single_wsi = 0``.
+
+Licence (``article_license``): a figure's own ``<permissions>`` if it has one, else the article's;
+from ``license/@xlink:href``, ``ali:license_ref``, a url in ``<license-p>`` (``ext-link``/``uri``
+or text), a licence named in the ``<license-p>`` words ("Creative Commons Attribution
+License" -> CC BY), else the ``<license-p>`` text itself (shortened), else ``@license-type``.
 
 ``<graphic xlink:href>`` is resolved inside the package next to the nxml, trying the name as given
 and with .jpg/.jpeg/.png/.gif/.tif/.tiff; an href with ``..``, an absolute path or a url scheme is an
@@ -40,8 +48,10 @@ from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import DEFAULT_MAX_PIXELS
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
-from quilt_hf.sources.licenses import license_name
+from quilt_hf.sources.jats_text import inline_text
+from quilt_hf.sources.licenses import license_from_text, license_name
 from quilt_hf.sources.panels import caption_panels, find_panels
+from quilt_hf.text.clean import clean_caption
 
 SUBSET = "pubmed"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -159,20 +169,32 @@ def _article_pairs(package: Package, article: str) -> Iterator[Candidate | SkipR
     pmcid = _pmcid(root) or _pmcid_from_name(article) or Path(article).stem
     license_ = article_license(root)
     folder = posixpath.dirname(article)
+    group_caption = {
+        fig: group.find("caption") for group in root.iter("fig-group") for fig in group.iter("fig")
+    }
     for number, fig in enumerate(root.iter("fig"), start=1):
         fig_id = fig.get("id") or f"fig{number}"
         if "/" in fig_id or ".." in fig_id:
             yield SkipRecord("unsafe_path", f"{pmcid}: figure id {fig_id!r}")
             continue
-        yield from _figure_pairs(package, folder, pmcid, f"{pmcid}/{fig_id}", fig, license_)
+        own_license = article_license(fig, search_root=False) or license_
+        yield from _figure_pairs(
+            package, folder, pmcid, f"{pmcid}/{fig_id}", fig, own_license, group_caption.get(fig)
+        )
 
 
 def _figure_pairs(
-    package: Package, folder: str, pmcid: str, source_id: str, fig: Element, license_: str
+    package: Package,
+    folder: str,
+    pmcid: str,
+    source_id: str,
+    fig: Element,
+    license_: str,
+    group_caption: Element | None = None,
 ) -> Iterator[Candidate | SkipRecord]:
-    caption, raw = figure_caption(fig)
+    caption, raw = figure_caption(fig, group_caption)
     if not caption:
-        yield SkipRecord("empty_caption", source_id)
+        yield SkipRecord("empty_caption" if not raw else "emptied_by_cleaning", source_id)
         return
     graphic = fig.find(".//graphic")
     href = (
@@ -246,9 +268,12 @@ def _panel_boxes(data: bytes) -> tuple[list, Image.Image | None, str]:
     return find_panels(image), image, ""
 
 
-def figure_caption(fig: Element) -> tuple[str, str]:
-    """(clean caption, raw text with the label) of a ``<fig>``."""
+def figure_caption(fig: Element, group_caption: Element | None = None) -> tuple[str, str]:
+    """(clean caption, raw text with the label) of a ``<fig>`` (the ``<fig-group>``'s caption
+    when the figure has none)."""
     caption = fig.find("caption")
+    if caption is None:
+        caption = group_caption
     label = _text(fig.find("label"))
     if caption is None:
         return "", label
@@ -260,13 +285,11 @@ def figure_caption(fig: Element) -> tuple[str, str]:
     if label and text.lower().startswith(label.lower()):
         text = text[len(label) :].lstrip(" .:|")
     text = _FIGURE_PREFIX.sub("", text)
-    return text.strip(), raw
+    return clean_caption(text, handles=False).text, raw
 
 
 def _text(element: Element | None) -> str:
-    if element is None:
-        return ""
-    return _SPACE.sub(" ", "".join(element.itertext())).strip()
+    return _SPACE.sub(" ", inline_text(element)).strip()
 
 
 def is_safe_href(href: str) -> bool:
@@ -303,14 +326,30 @@ def _pmcid_from_name(name: str) -> str | None:
     return match[0] if match else None
 
 
-def article_license(root: Element) -> str:
-    """ "CC BY 4.0"-style name of the article licence, else its url or type, else ""."""
+def article_license(root: Element, *, search_root: bool = True) -> str:
+    """ "CC BY 4.0"-style name of the licence under ``root`` (see the module doc), else ""."""
     for license_ in root.iter("license"):
         ref = license_.get(XLINK_HREF) or ""
         if not ref:
             ali = license_.find(ALI_LICENSE_REF)
-            if ali is None:
+            if ali is None and search_root:
                 ali = next(root.iter(ALI_LICENSE_REF), None)
             ref = (ali.text or "") if ali is not None else ""
-        return license_name(ref) or license_.get("license-type") or ""
+        if not ref:
+            links = [e.get(XLINK_HREF) or e.text or "" for e in license_.iter() if e.tag in _LINKS]
+            ref = next((link for link in links if "creativecommons.org" in link), "")
+        words = _text(license_)
+        return (
+            license_name(ref)
+            or license_from_text(words)
+            or words[:200]
+            or license_.get("license-type")
+            or ""
+        )
+    if search_root:
+        ali = next(root.iter(ALI_LICENSE_REF), None)
+        return license_name(ali.text) if ali is not None else ""
     return ""
+
+
+_LINKS = ("ext-link", "uri", "self-uri")

@@ -1,16 +1,23 @@
 """Web (LAION-style) pairs: parquet metadata rows (url, alt-text caption, similarity...) + downloads.
 
 Shards are row ranges of one parquet file (``shard_size`` rows), read with pyarrow one row group at
-a time, so memory does not grow with the file. Column names follow img2dataset/LAION in either case:
-``url``/``URL``, ``caption``/``TEXT``, ``similarity``, ``width``, ``height``, ``license``/``LICENSE``.
-Rows under ``min_similarity`` are ``low_similarity`` skips (a row with no similarity is kept only
-when ``min_similarity <= 0``); rows without a url or caption are skipped with a reason; images
+a time, so memory does not grow with the file. Column names are found in any case among the
+spellings of LAION, img2dataset and DataComp (``COLUMN_ALIASES``: ``url``/``URL``/``link``,
+``caption``/``TEXT``/``txt``/``text``/``alt``, ``similarity``, ``license``/``LICENSE``), or set in
+build.yaml with ``url_column``, ``caption_column``, ``similarity_column`` and ``license_column``. A
+file without a url or caption column is a clear error, naming the columns it has, before any work
+starts. Captions go through the shared caption cleaner (HTML entities and tags, mojibake, urls,
+placeholder alt texts such as "image not found" or a file name): ``placeholder_text`` and
+``emptied_by_cleaning`` skips; a caption stored as bytes that are not UTF-8 is ``caption_not_utf8``.
+Rows under ``min_similarity`` are ``low_similarity`` skips (a row with no similarity, or NaN, is kept
+only when ``min_similarity <= 0``); rows without a url or caption are skipped with a reason; images
 come through ``quilt_hf.download`` whose failures (``http_500``, ``timeout``, ``x_robots_noai``,
 ``not_an_image``...) become skips with the url as detail. ``source_id`` is the url.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,26 +30,46 @@ from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
 from quilt_hf.sources.licenses import license_name
+from quilt_hf.text.clean import clean_caption
 
 SUBSET = "laion"
 COLUMN_ALIASES = {
-    "url": ("url",),
-    "caption": ("caption", "text", "alt", "alt_text"),
-    "similarity": ("similarity",),
+    "url": ("url", "link", "image_url"),
+    "caption": ("caption", "text", "txt", "alt", "alt_text"),
+    "similarity": ("similarity", "clip_b32_similarity_score"),  # DataComp's ViT-B/32 score
     "license": ("license",),
 }
+COLUMN_SETTINGS = {f"{ours}_column": ours for ours in COLUMN_ALIASES}  # build.yaml keys
 
 
-def _columns(schema: pa.Schema) -> dict[str, str]:
-    """Our column name -> the file's column name, for the columns present."""
+def _columns(schema: pa.Schema, chosen: dict[str, str] | None = None) -> dict[str, str]:
+    """Our column name -> the file's column name, for the columns present; ``chosen`` (from
+    build.yaml) names a column exactly and wins over the aliases."""
     by_lower = {name.lower(): name for name in schema.names}
     found = {}
     for ours, aliases in COLUMN_ALIASES.items():
+        if chosen and ours in chosen:
+            if chosen[ours] in schema.names:
+                found[ours] = chosen[ours]
+            continue
         for alias in aliases:
             if alias in by_lower:
                 found[ours] = by_lower[alias]
                 break
     return found
+
+
+def _chosen_columns(config: dict) -> dict[str, str]:
+    """``url_column`` ... ``license_column`` from the source's build.yaml settings."""
+    chosen = {}
+    for key, ours in COLUMN_SETTINGS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise QuiltError(f"laion {key} must be a column name, got {value!r}")
+        chosen[ours] = value
+    return chosen
 
 
 def plan_shards(
@@ -58,6 +85,7 @@ def plan_shards(
         "download": dict((options or {}).get("download") or {}),
         "min_similarity": min_similarity,
     }
+    chosen = _chosen_columns(config)
     tasks = []
     for path in expand_patterns(config.get("metadata"), base_dir, what="laion metadata"):
         try:
@@ -66,13 +94,23 @@ def plan_shards(
             raise QuiltError(
                 f"laion metadata {path} is not a readable parquet file: {error}"
             ) from error
-        if "url" not in _columns(parquet.schema_arrow):
-            raise QuiltError(
-                f"laion metadata {path} has no url column ({parquet.schema_arrow.names})"
-            )
+        names = parquet.schema_arrow.names
+        columns = _columns(parquet.schema_arrow, chosen)
+        for ours in ("url", "caption"):
+            if ours not in columns:
+                wanted = repr(chosen[ours]) if ours in chosen else f"any of {COLUMN_ALIASES[ours]}"
+                raise QuiltError(
+                    f"laion metadata {path} has no {ours} column ({wanted}); its columns are "
+                    f"{names}: set {ours}_column in build.yaml"
+                )
         rows = parquet.metadata.num_rows
         for start in range(0, rows, shard_size):
-            item = {"path": str(path), "start": start, "stop": min(rows, start + shard_size)}
+            item = {
+                "path": str(path),
+                "start": start,
+                "stop": min(rows, start + shard_size),
+                "columns": columns,
+            }
             tasks.append((item, task_options))
     return [
         ShardTask(subset=SUBSET, shard_id=f"{SUBSET}-{number:05d}", items=(item,), options=opts)
@@ -80,10 +118,13 @@ def plan_shards(
     ]
 
 
-def read_rows(path: str, start: int, stop: int) -> Iterator[dict[str, Any]]:
-    """Rows ``start <= i < stop`` of a parquet file with our column names, one row group at a time."""
+def read_rows(
+    path: str, start: int, stop: int, columns: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows ``start <= i < stop`` of a parquet file with our column names (``columns``: ours ->
+    theirs, found from the file's schema when not given), one row group at a time."""
     parquet = pq.ParquetFile(path)
-    columns = _columns(parquet.schema_arrow)
+    columns = columns or _columns(parquet.schema_arrow)
     offset = 0
     for group in range(parquet.metadata.num_row_groups):
         size = parquet.metadata.row_group(group).num_rows
@@ -99,25 +140,64 @@ def read_rows(path: str, start: int, stop: int) -> Iterator[dict[str, Any]]:
             break
 
 
+def _as_text(value: Any) -> str | None:
+    """A cell as text: strings as they are, UTF-8 bytes decoded, None for bytes that are not
+    UTF-8; a missing or NaN cell is ""."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _as_number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _row_skip(row: dict[str, Any], where: str, min_similarity: float) -> SkipRecord | str:
+    """The cleaned caption of a row, or why the row is skipped."""
+    url = (_as_text(row.get("url")) or "").strip()
+    if not url:
+        return SkipRecord("missing_url", where)
+    raw = _as_text(row.get("caption"))
+    if raw is None:
+        return SkipRecord("caption_not_utf8", f"{where}: {url}")
+    cleaned = clean_caption(raw, handles=False, citations=False)
+    if not cleaned.ok:
+        return SkipRecord(cleaned.reason, f"{where}: {url}")
+    similarity = _as_number(row.get("similarity"))
+    if (similarity is None and min_similarity > 0) or (
+        similarity is not None and similarity < min_similarity
+    ):
+        return SkipRecord("low_similarity", f"{url}: {similarity} < {min_similarity}")
+    return cleaned.text
+
+
 def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
     min_similarity = float(task.options.get("min_similarity", 0.0))
     wanted: list[dict[str, Any]] = []
     for item in task.items:
-        for row in read_rows(item["path"], item["start"], item["stop"]):
+        for row in read_rows(item["path"], item["start"], item["stop"], item.get("columns")):
             where = f"{Path(item['path']).name} row {row['row']}"
-            url = (row.get("url") or "").strip()
-            caption = " ".join(str(row.get("caption") or "").split())
-            similarity = row.get("similarity")
-            if not url:
-                yield SkipRecord("missing_url", where)
-            elif not caption:
-                yield SkipRecord("empty_caption", f"{where}: {url}")
-            elif (similarity is None and min_similarity > 0) or (
-                similarity is not None and similarity < min_similarity
-            ):
-                yield SkipRecord("low_similarity", f"{url}: {similarity} < {min_similarity}")
-            else:
-                wanted.append({"url": url, "caption": caption, "license": row.get("license")})
+            outcome = _row_skip(row, where, min_similarity)
+            if isinstance(outcome, SkipRecord):
+                yield outcome
+                continue
+            wanted.append(
+                {
+                    "url": _as_text(row["url"]).strip(),
+                    "caption": outcome,
+                    "raw": _as_text(row.get("caption")),
+                    "license": _as_text(row.get("license")),
+                }
+            )
 
     results = download_many(
         (row["url"] for row in wanted), **download_settings(task.options.get("download"))
@@ -132,7 +212,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
             caption=row["caption"],
             image_bytes=result.data,
             fields={
-                "noisy_text": row["caption"],
+                "noisy_text": row["raw"],
                 "text_source": "alt_text",
                 "license": license_name(row["license"]),
                 "image_url": row["url"],
