@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_quilt1m(args: argparse.Namespace) -> int:
     from loading_scripts.quilt1m_release import ReleasedQuilt1MBuilder
     from quilt_hf.importers.folder import QUILT1M_ORIGIN, QUILT1M_TERMS, import_folder
-    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions
+    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions, check_lookup
 
     options = ImportOptions(
         lookup=args.lookup,
@@ -80,6 +80,7 @@ def run_quilt1m(args: argparse.Namespace) -> int:
         shard_rows=args.shard_rows,
         verify_images=args.verify_images,
     )
+    check_lookup(options)  # a filter on a column the lookup lacks fails before any output
     result = import_folder(
         ReleasedQuilt1MBuilder,
         options,

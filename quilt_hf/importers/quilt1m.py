@@ -8,6 +8,13 @@ stored in the CSV as Python literals and are parsed with ``ast.literal_eval`` (n
 Rows are converted column by column (``convert_rows``): each distinct value of a column is parsed
 once and the output columns are built as Arrow arrays, so per row there is only the image read.
 ``benchmarks/bench_import.py`` compares the import with a bare pyarrow copy of the same rows.
+
+Released layouts: the first release has the twelve columns ``caption`` ... ``width`` (13 with the
+pandas index column), later ones add ``single_wsi`` and ``not_histology`` (14, or 15 with the
+index). A filter on a column the lookup lacks (``--histology-only`` without ``not_histology``,
+``--single-wsi`` without ``single_wsi``) is refused before any work starts, naming the missing
+column; without the filter, a missing ``not_histology`` is warned about (every row then reads 0,
+"histology", which the release did not say).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import csv
 import functools
 import hashlib
 import io
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +57,7 @@ RELEASED_COLUMNS = (
 LIST_COLUMNS = ("pathology", "roi_text", "med_umls_ids")
 TEXT_COLUMNS = ("caption", "roi_text", "corrected_text", "noisy_text")
 REQUIRED_COLUMNS = ("caption", "image_path", "subset", "split")
+log = logging.getLogger(__name__)
 SHARD_BATCH_ROWS = 1024  # rows per parquet row group: ~40 MiB of released 512 px JPEGs
 
 
@@ -133,8 +142,8 @@ def source_id_for(subset: str, image_path: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def lookup_batches(path: Path, block_rows_hint: int = 1 << 22) -> Iterator[pa.RecordBatch]:
-    """Stream the lookup CSV as string columns, whatever columns it has."""
+def lookup_columns(path: Path) -> list[str]:
+    """The lookup's header; QuiltError when the file or a required column is missing."""
     if not path.is_file():
         raise QuiltError(f"lookup file {path} does not exist")
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
@@ -144,6 +153,45 @@ def lookup_batches(path: Path, block_rows_hint: int = 1 << 22) -> Iterator[pa.Re
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise QuiltError(f"{path} lacks released column(s) {missing}; it has {columns}")
+    return columns
+
+
+# filter -> the lookup column it reads
+FILTER_COLUMNS = {
+    "histology_only": ("not_histology", "--histology-only"),
+    "single_wsi": ("single_wsi", "--single-wsi"),
+    "magnifications": ("magnification", "--magnification"),
+}
+
+
+def check_lookup(options: ImportOptions, *, warn: bool = True) -> list[str]:
+    """Refuse, before any work, a filter or text column on a column the lookup does not have;
+    warn (``warn``) when ``not_histology`` is absent. Returns the lookup's columns."""
+    columns = lookup_columns(options.lookup)
+    for name, (column, flag) in FILTER_COLUMNS.items():
+        if getattr(options.filters, name) and column not in columns:
+            raise QuiltError(
+                f"{flag} filters on the {column!r} column, which {options.lookup.name} does not "
+                f"have (an earlier release layout); its columns are {columns}. Drop {flag}."
+            )
+    if options.text_column in ("corrected_text", "noisy_text", "roi_text") and (
+        options.text_column not in columns
+    ):
+        raise QuiltError(
+            f"--text-column {options.text_column} is not a column of {options.lookup.name}; "
+            f"its columns are {columns}"
+        )
+    if warn and "not_histology" not in columns:
+        log.warning(
+            "%s has no not_histology column: every row is imported with not_histology = 0",
+            options.lookup.name,
+        )
+    return columns
+
+
+def lookup_batches(path: Path, block_rows_hint: int = 1 << 22) -> Iterator[pa.RecordBatch]:
+    """Stream the lookup CSV as string columns, whatever columns it has."""
+    columns = lookup_columns(path)
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=block_rows_hint),
@@ -402,6 +450,7 @@ def run_import(options: ImportOptions, work_dir: Path) -> ImportReport:
     """Stream the lookup into work shards of ``shard_rows`` rows; finished shards are skipped."""
     from tqdm.auto import tqdm
 
+    check_lookup(options, warn=False)  # filters re-checked for library callers; the CLI warned
     with ImageStore(options.images) as store:
         cache = ImageInfoCache(store, options.verify_images)
         report = ImportReport(duplicate_members=dict(store.duplicates))
