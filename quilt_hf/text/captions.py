@@ -22,11 +22,11 @@ kept twice, as in YouTube's json3 of the same track. A word whose inline time eq
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
 from quilt_hf.errors import QuiltError
+from quilt_hf.text.clean import repair
 from quilt_hf.text.transcript import Transcript, Word
 
 _INLINE_TIME = re.compile(r"<((?:\d{1,10}:)?\d{1,2}:\d{1,2}\.\d{1,3})>")
@@ -48,7 +48,7 @@ def _timestamp_seconds(text: str) -> float:
 
 def _clean(line: str) -> str:
     """Cue text without markup, entities or sound events; whitespace collapsed."""
-    text = html.unescape(_TAG.sub("", _NOT_SPOKEN.sub("", line)))
+    text = repair(_TAG.sub("", _NOT_SPOKEN.sub("", line)))  # the shared cleaner's markup step
     text = _SOUND_EVENT.sub(" ", text).replace("\u200b", " ")
     return " ".join(text.split())
 

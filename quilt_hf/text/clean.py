@@ -89,15 +89,20 @@ def normalise_space(text: str) -> str:
     return _SPACE_AFTER_OPEN.sub(r"\1", text)
 
 
+def repair(text: str) -> str:
+    """Steps 1, 3 and 4 only (entities, markup, encoding), whitespace collapsed: for text whose
+    every word counts, such as caption cue lines, where nothing may be judged or removed."""
+    text = _TAG.sub(" ", _COMMENT.sub(" ", unescape(text)))
+    return " ".join(ftfy.fix_text(text, unescape_html=False).split())
+
+
 def clean_caption(text: object, *, handles: bool = True, citations: bool = True) -> CleanCaption:
     """``text`` cleaned as the module doc says; non-strings (None, NaN) count as empty."""
     if not isinstance(text, str) or not text.strip():
         return CleanCaption("", EMPTY)
-    text = unescape(text)
-    if is_placeholder(text):
+    if is_placeholder(unescape(text)):
         return CleanCaption("", PLACEHOLDER)
-    text = _TAG.sub(" ", _COMMENT.sub(" ", text))
-    text = ftfy.fix_text(text, unescape_html=False)
+    text = repair(text)
     text = _URL.sub(" ", text)
     if handles:
         text = _HANDLE.sub(" ", text)
