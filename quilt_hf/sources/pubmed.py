@@ -8,8 +8,8 @@ is skipped as ``hostile_xml``; a parse error as ``malformed_xml``.
 Pairs: one per ``<fig>`` (caption = ``<caption>`` title + text rendered by
 ``quilt_hf.sources.jats_text`` (sup/sub, MathML, one form of each ``<alternatives>``, citations
 dropped) and cleaned by the shared caption cleaner; the ``<label>`` "Figure 2" and a leading
-"Figure 2." in the text are dropped; a ``<fig>`` of a ``<fig-group>`` without its own caption takes
-the group's), ``source_id = PMCID/fig-id``. Where the caption names
+"Figure 2." in the text are dropped, as is a paragraph that is only a DOI; the caption of a
+``<fig-group>`` leads the caption of each of its figures), ``source_id = PMCID/fig-id``. Where the caption names
 two or more panels and the image splits into exactly that many panels (rules in
 ``quilt_hf.sources.panels``), one more pair per panel: the cropped panel with the caption's shared
 lead + that panel's text, ``source_id = PMCID/fig-id/A``. If the counts differ we do not guess: only
@@ -62,6 +62,7 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_MEMBERS = 10_000
 _FIGURE_PREFIX = re.compile(r"^(fig(ure)?\.?\s*\d+[a-z]?\s*[.:|]\s*)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+_DOI_LINE = re.compile(r"^\s*DOI:?\s*\S+\s*$", re.IGNORECASE)  # eLife's per-figure DOI paragraph
 
 
 @dataclass
@@ -269,18 +270,17 @@ def _panel_boxes(data: bytes) -> tuple[list, Image.Image | None, str]:
 
 
 def figure_caption(fig: Element, group_caption: Element | None = None) -> tuple[str, str]:
-    """(clean caption, raw text with the label) of a ``<fig>`` (the ``<fig-group>``'s caption
-    when the figure has none)."""
-    caption = fig.find("caption")
-    if caption is None:
-        caption = group_caption
+    """(clean caption, raw text with the label) of a ``<fig>``; the caption of its
+    ``<fig-group>``, when there is one, leads (it is the only caption of a figure without one)."""
     label = _text(fig.find("label"))
-    if caption is None:
+    captions = [c for c in (group_caption, fig.find("caption")) if c is not None]
+    if not captions:
         return "", label
-    parts = [_text(child) for child in caption if child.tag in ("title", "p")]
-    if not parts:
-        parts = [_text(caption)]
-    text = _SPACE.sub(" ", " ".join(p for p in parts if p)).strip()
+    parts = []
+    for caption in captions:
+        own = [_text(child) for child in caption if child.tag in ("title", "p")]
+        parts += [p for p in own or [_text(caption)] if p and not _DOI_LINE.match(p)]
+    text = _SPACE.sub(" ", " ".join(parts)).strip()
     raw = f"{label} {text}".strip()
     if label and text.lower().startswith(label.lower()):
         text = text[len(label) :].lstrip(" .:|")
