@@ -15,7 +15,8 @@ hashtags (``#dermpath``...) fill the ``pathology`` column before they are stripp
 
 Accounting: every requested id that was never hydrated, every tweet the API listed in ``errors``
 and every malformed line becomes a counted ``SkipRecord`` (``tweet_not_hydrated``,
-``malformed_json``), as do conversations without a photo (``no_media``), without their root tweet
+``malformed_json``; ``not_a_v2_response`` for valid JSON holding neither tweets, errors nor an
+empty page), as do conversations without a photo (``no_media``), without their root tweet
 (``root_not_hydrated``) and replies by other authors (``reply_by_other_author``). API v2 ``errors``
 are told apart by ``resource_type``: ``tweet`` (or none, with an id) is a missing tweet; ``user`` (a
 suspended, protected or deleted author, met through the ``author_id`` expansion) is
@@ -123,25 +124,42 @@ def pathology_tags(texts: Iterable[str]) -> list[str]:
 
 
 def tweets_in(value: Any) -> tuple[list[dict], list[dict], list[dict]]:
-    """(tweets, media, errors) of one parsed line: a v2 response, a list of tweets, or one tweet."""
+    """(tweets, media, errors) of one parsed line: a v2 response, a list of tweets, or one tweet
+    (twarc2's flattened tweets carry their media objects in ``attachments.media``)."""
     if isinstance(value, list):
-        return [t for t in value if _is_tweet(t)], [], []
+        tweets = [t for t in value if _is_tweet(t)]
+        return tweets, _inline_media(tweets), []
     if not isinstance(value, dict):
         return [], [], []
     if _is_tweet(value):
-        return [value], [], []
+        return [value], _inline_media([value]), []
     data = value.get("data") or []
     if isinstance(data, dict):
         data = [data]
     includes = value.get("includes") or {}
     media = includes.get("media") if isinstance(includes, dict) else None
     errors = value.get("errors") or []
+    if not errors and not data and "title" in value and "type" in value:
+        errors = [value]  # a whole response that is one problem document (401, 429...)
     # a field of the wrong type is treated as absent: the line is data, not code we trust
     return (
         [t for t in _as_list(data) if _is_tweet(t)],
-        [m for m in _as_list(media) if isinstance(m, dict) and isinstance(m.get("media_key"), str)],
+        [m for m in _as_list(media) if _is_media(m)],
         [e for e in _as_list(errors) if isinstance(e, dict)],
     )
+
+
+def _is_media(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("media_key"), str)
+
+
+def _inline_media(tweets: list[dict]) -> list[dict]:
+    found = []
+    for tweet in tweets:
+        attachments = tweet.get("attachments")
+        inline = attachments.get("media") if isinstance(attachments, dict) else None
+        found += [m for m in _as_list(inline) if _is_media(m)]
+    return found
 
 
 def _as_list(value: Any) -> list:
@@ -150,8 +168,11 @@ def _as_list(value: Any) -> list:
 
 def media_keys(tweet: dict) -> list[str]:
     attachments = tweet.get("attachments")
-    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
-    return [k for k in _as_list(keys) if isinstance(k, str)]
+    if not isinstance(attachments, dict):
+        return []
+    keys = [k for k in _as_list(attachments.get("media_keys")) if isinstance(k, str)]
+    inline = [m["media_key"] for m in _as_list(attachments.get("media")) if _is_media(m)]
+    return keys or inline
 
 
 def _is_tweet(value: Any) -> bool:
@@ -177,6 +198,11 @@ def _error_detail(error: dict) -> str:
     """ "Not Found Error: Could not find tweet with ids: [1]." (what the API said, briefly)."""
     parts = [str(error.get(k)) for k in ("title", "detail", "message") if error.get(k)]
     return ": ".join(parts)[:300] or "error"
+
+
+def _is_empty_page(value: Any) -> bool:
+    """A v2 page that found nothing: ``{"meta": {"result_count": 0}}``."""
+    return isinstance(value, dict) and "meta" in value and not value.get("data")
 
 
 def _refuse_other_formats(path: Path, first_line: bytes, value: Any) -> None:
@@ -250,6 +276,9 @@ def plan_shards(
                 continue
             _refuse_other_formats(path, raw, value)
             tweets, _media, line_errors = tweets_in(value)
+            if not tweets and not line_errors and not _is_empty_page(value):
+                where = {"path": str(path), "line": number, "reason": "not_a_v2_response"}
+                malformed.append({"kind": "malformed", **where})
             for tweet in tweets:
                 tweet_id = str(tweet["id"])
                 hydrated.add(tweet_id)
@@ -334,7 +363,8 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
     conversations = [item for item in task.items if item["kind"] == "conversation"]
     for item in task.items:
         if item["kind"] == "malformed":
-            yield SkipRecord("malformed_json", f"{item['path']}:{item['line']}")
+            reason = item.get("reason", "malformed_json")
+            yield SkipRecord(reason, f"{item['path']}:{item['line']}")
         elif item["kind"] == "missing":
             yield SkipRecord("tweet_not_hydrated", f"{item['id']}: {item['detail']}")
         elif item["kind"] == "error":
