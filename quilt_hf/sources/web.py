@@ -2,13 +2,14 @@
 
 Shards are row ranges of one parquet file (``shard_size`` rows), read with pyarrow one row group at
 a time, so memory does not grow with the file. Column names are found in any case among the
-spellings of LAION, img2dataset and DataComp (``COLUMN_ALIASES``: ``url``/``URL``/``link``,
+spellings of LAION, img2dataset, DataComp and COYO (``COLUMN_ALIASES``: ``url``/``URL``/``link``,
 ``caption``/``TEXT``/``txt``/``text``/``alt``, ``similarity``, ``license``/``LICENSE``), or set in
 build.yaml with ``url_column``, ``caption_column``, ``similarity_column`` and ``license_column``. A
 file without a url or caption column is a clear error, naming the columns it has, before any work
 starts. Captions go through the shared caption cleaner (HTML entities and tags, mojibake, urls,
 placeholder alt texts such as "image not found" or a file name): ``placeholder_text`` and
-``emptied_by_cleaning`` skips; a caption stored as bytes that are not UTF-8 is ``caption_not_utf8``.
+``emptied_by_cleaning`` skips; a caption holding bytes that are not UTF-8 (a binary column, or a
+string column written without validation) is ``caption_not_utf8``, a url ``url_not_utf8``.
 Rows under ``min_similarity`` are ``low_similarity`` skips (a row with no similarity, or NaN, is kept
 only when ``min_similarity <= 0``); rows without a url or caption are skipped with a reason; images
 come through ``quilt_hf.download`` whose failures (``http_500``, ``timeout``, ``x_robots_noai``,
@@ -36,7 +37,8 @@ SUBSET = "laion"
 COLUMN_ALIASES = {
     "url": ("url", "link", "image_url"),
     "caption": ("caption", "text", "txt", "alt", "alt_text"),
-    "similarity": ("similarity", "clip_b32_similarity_score"),  # DataComp's ViT-B/32 score
+    # LAION's, DataComp's and COYO's OpenAI CLIP ViT-B/32 cosine similarity (one scale)
+    "similarity": ("similarity", "clip_b32_similarity_score", "clip_similarity_vitb32"),
     "license": ("license",),
 }
 COLUMN_SETTINGS = {f"{ours}_column": ours for ours in COLUMN_ALIASES}  # build.yaml keys
@@ -118,6 +120,31 @@ def plan_shards(
     ]
 
 
+def _text_as_bytes(table: pa.Table) -> pa.Table:
+    """String columns as binary: a parquet string column may hold bytes that are not UTF-8 (seen
+    in LAION), which ``to_pylist`` would raise on for the whole row group; each cell is decoded
+    on its own instead (``_decoded``)."""
+    columns = [
+        column.cast(pa.binary()) if pa.types.is_string(column.type) else column
+        for column in table.columns
+    ]
+    large = [pa.types.is_large_string(c.type) for c in columns]
+    columns = [
+        c.cast(pa.large_binary()) if big else c for c, big in zip(columns, large, strict=True)
+    ]
+    return pa.table(columns, names=table.column_names)
+
+
+def _decoded(value: Any) -> Any:
+    """UTF-8 bytes as text; bytes that are not UTF-8 stay bytes (``_as_text`` skips them)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return value
+
+
 def read_rows(
     path: str, start: int, stop: int, columns: dict[str, str] | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -130,11 +157,12 @@ def read_rows(
         size = parquet.metadata.row_group(group).num_rows
         if offset + size > start and offset < stop:
             table = parquet.read_row_group(group, columns=list(columns.values()))
-            table = table.slice(
-                max(0, start - offset), min(stop, offset + size) - max(start, offset)
+            table = _text_as_bytes(
+                table.slice(max(0, start - offset), min(stop, offset + size) - max(start, offset))
             )
             for number, row in enumerate(table.to_pylist(), start=max(start, offset)):
-                yield {"row": number, **{ours: row.get(theirs) for ours, theirs in columns.items()}}
+                cells = {ours: _decoded(row.get(theirs)) for ours, theirs in columns.items()}
+                yield {"row": number, **cells}
         offset += size
         if offset >= stop:
             break
@@ -163,7 +191,10 @@ def _as_number(value: Any) -> float | None:
 
 def _row_skip(row: dict[str, Any], where: str, min_similarity: float) -> SkipRecord | str:
     """The cleaned caption of a row, or why the row is skipped."""
-    url = (_as_text(row.get("url")) or "").strip()
+    url = _as_text(row.get("url"))
+    if url is None:
+        return SkipRecord("url_not_utf8", where)
+    url = url.strip()
     if not url:
         return SkipRecord("missing_url", where)
     raw = _as_text(row.get("caption"))
