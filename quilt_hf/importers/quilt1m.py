@@ -146,7 +146,8 @@ def lookup_columns(path: Path) -> list[str]:
     """The lookup's header; QuiltError when the file or a required column is missing."""
     if not path.is_file():
         raise QuiltError(f"lookup file {path} does not exist")
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+    # utf-8-sig: a lookup re-saved by a spreadsheet starts with a byte-order mark
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         columns = next(csv.reader(handle), None)
     if not columns:
         raise QuiltError(f"{path} has no header row")
