@@ -36,7 +36,9 @@ CURATION_TEXT: dict[str, tuple[str, str]] = {
         "Hydrated tweets (Twitter API v2 responses) by pathologists, OpenPath-style: the text of a "
         "tweet with its photo(s) plus the replies in the same conversation by the same author; "
         "hashtags, urls and mentions stripped. Requested tweet ids that were never hydrated are "
-        "counted (`tweet_not_hydrated`), not dropped silently.",
+        "counted (`tweet_not_hydrated`), not dropped silently; so are unavailable authors "
+        "(`author_unavailable`), withheld tweets (`withheld`), retweets (`retweet`) and Twitter's "
+        "placeholder texts (`placeholder_text`).",
     ),
     "pubmed": (
         "PubMed Central (`pubmed`)",
@@ -47,7 +49,9 @@ CURATION_TEXT: dict[str, tuple[str, str]] = {
     "laion": (
         "Web (`laion`)",
         "LAION-style url / alt-text metadata, downloaded with timeouts and retries; images whose "
-        "response carries `X-Robots-Tag: noai` or `noimageai` are skipped.",
+        "response carries `X-Robots-Tag: noai` or `noimageai` are skipped. Alt texts are cleaned "
+        "(HTML entities and tags, mojibake, urls); placeholder alt texts and captions the "
+        "cleaning empties are counted (`placeholder_text`, `emptied_by_cleaning`).",
     ),
 }
 COMMON_FILTERS = (
