@@ -94,6 +94,12 @@ COMMUNITY_HASHTAGS = frozenset(
 _RETWEET = re.compile(r"^\s*RT\b\s*(@\w+\s*:?)?\s*")
 _TRAILING_TAGS = re.compile(r"(?:\s*#\w+[.,!?]*)+\s*$")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+# API v2 errors[].resource_type -> skip reason; other resources (place, poll) are not counted
+_ERROR_REASONS = {
+    "tweet": "tweet_not_hydrated",
+    "user": "author_unavailable",
+    "media": "media_unavailable",
+}
 # API v1.1 fields that a v2 tweet object never has
 _V1_FIELDS = ("id_str", "full_text", "extended_entities", "user", "in_reply_to_status_id_str")
 
@@ -186,12 +192,9 @@ def _error_id(error: dict) -> str | None:
 
 def error_reason(error: dict) -> str | None:
     """The skip reason of one API v2 ``errors`` entry (see the module doc), None if not counted."""
-    kind = str(error.get("resource_type") or "tweet").lower()
     if _error_id(error) is None:
         return "api_error"
-    return {"tweet": "tweet_not_hydrated", "user": "author_unavailable"}.get(
-        kind, "media_unavailable" if kind == "media" else None
-    )
+    return _ERROR_REASONS.get(str(error.get("resource_type") or "tweet").lower())
 
 
 def _error_detail(error: dict) -> str:
@@ -213,13 +216,13 @@ def _refuse_other_formats(path: Path, first_line: bytes, value: Any) -> None:
             "with the v2 tweets lookup (expansions=attachments.media_keys, "
             "tweet.fields=conversation_id,author_id,attachments, media.fields=url,type)"
         )
-    items = value if isinstance(value, list) else [value]
-    items = [i.get("tweet", i) if isinstance(i, dict) else i for i in items]
     if isinstance(value, dict) and isinstance(value.get("data"), (list, dict)):
-        return
-    for item in items:
-        if isinstance(item, dict) and any(k in item for k in _V1_FIELDS) and "id" in item:
-            found = [k for k in _V1_FIELDS if k in item]
+        return  # a v2 response
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            item = item.get("tweet", item)  # an archive entry wraps its tweet
+        found = [k for k in _V1_FIELDS if isinstance(item, dict) and k in item]
+        if found and "id" in item:
             raise QuiltError(
                 f"{path} holds Twitter API v1.1 tweets (fields {found}); openpath reads API v2 "
                 "responses: re-hydrate the ids with the v2 tweets lookup"
@@ -403,13 +406,13 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
         if not urls:
             yield SkipRecord("no_media", conversation)
             continue
-        texts = [str(t.get("text") or "") for t in thread]
-        own = [clean_caption(text, citations=False).reason for text in texts]
+        raw_texts = [str(t.get("text") or "") for t in thread]
+        own = [clean_caption(text, citations=False).reason for text in raw_texts]
         if own[0] == "placeholder_text":
             yield SkipRecord("placeholder_text", conversation)
             continue
-        # a self-reply that is only a placeholder notice adds nothing to the thread's text
-        texts = [text for text, reason in zip(texts, own, strict=True) if not reason]
+        # a self-reply that is only a placeholder notice (or a bare link) adds no text
+        texts = [text for text, reason in zip(raw_texts, own, strict=True) if not reason]
         cleaned = tweet_caption(" ".join(texts))
         if not cleaned.ok:
             reason = "empty_text" if cleaned.reason == EMPTY else cleaned.reason
@@ -417,7 +420,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
             continue
         caption = cleaned.text
         tags = pathology_tags(texts)
-        pending.extend((conversation, caption, "\n".join(texts), tags, url) for url in urls)
+        pending.extend((conversation, caption, "\n".join(raw_texts), tags, url) for url in urls)
 
     results = download_many(
         (url for *_, url in pending), **download_settings(task.options.get("download"))
