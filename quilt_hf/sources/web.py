@@ -120,19 +120,17 @@ def plan_shards(
     ]
 
 
+def _as_binary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_large_string(column.type):
+        return column.cast(pa.large_binary())
+    return column.cast(pa.binary()) if pa.types.is_string(column.type) else column
+
+
 def _text_as_bytes(table: pa.Table) -> pa.Table:
     """String columns as binary: a parquet string column may hold bytes that are not UTF-8 (seen
     in LAION), which ``to_pylist`` would raise on for the whole row group; each cell is decoded
     on its own instead (``_decoded``)."""
-    columns = [
-        column.cast(pa.binary()) if pa.types.is_string(column.type) else column
-        for column in table.columns
-    ]
-    large = [pa.types.is_large_string(c.type) for c in columns]
-    columns = [
-        c.cast(pa.large_binary()) if big else c for c, big in zip(columns, large, strict=True)
-    ]
-    return pa.table(columns, names=table.column_names)
+    return pa.table([_as_binary(c) for c in table.columns], names=table.column_names)
 
 
 def _decoded(value: Any) -> Any:
@@ -169,13 +167,10 @@ def read_rows(
 
 
 def _as_text(value: Any) -> str | None:
-    """A cell as text: strings as they are, UTF-8 bytes decoded, None for bytes that are not
-    UTF-8; a missing or NaN cell is ""."""
+    """A cell of ``read_rows`` as text: None for bytes (``read_rows`` decodes every UTF-8 cell, so
+    these are not UTF-8); a missing or NaN cell is ""."""
     if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return None
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
@@ -189,7 +184,7 @@ def _as_number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _row_skip(row: dict[str, Any], where: str, min_similarity: float) -> SkipRecord | str:
+def _row_caption(row: dict[str, Any], where: str, min_similarity: float) -> SkipRecord | str:
     """The cleaned caption of a row, or why the row is skipped."""
     url = _as_text(row.get("url"))
     if url is None:
@@ -217,7 +212,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
     for item in task.items:
         for row in read_rows(item["path"], item["start"], item["stop"], item.get("columns")):
             where = f"{Path(item['path']).name} row {row['row']}"
-            outcome = _row_skip(row, where, min_similarity)
+            outcome = _row_caption(row, where, min_similarity)
             if isinstance(outcome, SkipRecord):
                 yield outcome
                 continue
