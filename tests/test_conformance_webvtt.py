@@ -11,6 +11,8 @@ end must raise ``QuiltError`` and nothing else, and the valid ones beside them s
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.text.captions import MIN_WORD_SECONDS, parse_captions, read_captions
@@ -282,3 +284,61 @@ def test_malformed_captions_raise_quilt_error_while_valid_ones_parse(text):
     with pytest.raises(QuiltError):
         parse_captions(text)
     assert words("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nvalid\n") == ["valid"]
+
+
+# --- YouTube's rolling layout against the json3 of the same track ---------------------------
+
+
+def _stamp(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def youtube_vtt(lines: list[tuple[list[tuple[float, str]], bool]]) -> str:
+    """The rolling WebVTT YouTube serves for a json3 track whose events are ``lines`` (each a list
+    of (start, word), and whether a pause precedes it), laid out as the real files read for this
+    suite are: each line's cue re-shows the previous line above it (a blank line after a pause),
+    later words carry ``<t><c> word</c>``, a 10 ms flip cue shows the finished line alone, and a
+    pause is a blank cue."""
+    cues, previous, t = [], " ", 0.0
+    for words, pause in lines:
+        start = words[0][0]
+        if pause:
+            cues.append((t, start, " \n "))
+            previous = " "
+        end = words[-1][0] + 0.4
+        timed = words[0][1] + "".join(f"<{_stamp(s)}><c> {w}</c>" for s, w in words[1:])
+        cues.append((start, end, f"{previous}\n{timed}"))
+        text = " ".join(w for _, w in words)
+        cues.append((end, end + 0.01, f"{text}\n "))
+        previous, t = text, end + 0.01
+    body = "".join(
+        f"{_stamp(a)} --> {_stamp(b)} align:start position:0%\n{payload}\n\n"
+        for a, b, payload in cues
+    )
+    return "WEBVTT\nKind: captions\nLanguage: en\n\n" + body
+
+
+@st.composite
+def json3_tracks(draw):
+    """Events of words from a tiny vocabulary, so words and whole lines repeat often."""
+    vocabulary = st.sampled_from(["okay", "so", "this", "gland"])
+    lines, t = [], 0.0
+    for _ in range(draw(st.integers(1, 8))):
+        pause = draw(st.booleans())
+        t += 2.0 if pause else 0.02
+        words = []
+        for _ in range(draw(st.integers(1, 4))):
+            words.append((round(t, 3), draw(vocabulary)))
+            t += 0.3
+        lines.append((words, pause))
+    return lines
+
+
+@settings(max_examples=150, deadline=None)
+@given(json3_tracks())
+def test_rolling_captions_give_the_json3_words_and_times(lines):
+    transcript = parse_captions(youtube_vtt(lines))
+    expected = [(start, word) for words, _ in lines for start, word in words]
+    assert [(round(w.start, 3), w.text) for w in transcript.words] == expected
+    assert all(w.end > w.start for w in transcript.words)
