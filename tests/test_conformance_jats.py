@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sources_fixtures import make_composite, make_jpeg, write_package
 
 from quilt_hf.records import Candidate
@@ -297,3 +299,23 @@ def test_a_caption_of_only_citations_is_a_counted_skip(tmp_path):
     found, skips = pairs(tmp_path, article(figure(caption)))
     assert found == {}
     assert [s.reason for s in skips] == ["emptied_by_cleaning"]
+
+
+# --- junk beside valid input ----------------------------------------------------------------
+
+MARKERS = st.sampled_from(["(A)", "(B)", "(a)", "(A-C)", "(A and B)", "A,", "Left:", "Right:"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(MARKERS, st.text(max_size=12)), max_size=12))
+def test_any_caption_names_panels_in_order_or_none(pieces):
+    caption = " ".join(pieces)
+    named = caption_panels(caption)
+    if named is not None:
+        letters = [letter for letter, _ in named.panels]
+        assert len(letters) >= 2
+        if letters[0].lower() == "a":
+            assert [ord(x.lower()) - ord("a") for x in letters] == list(range(len(letters)))
+        assert len(named.roi_text()) <= len(letters)
+    # a well-formed caption beside the junk is still read
+    assert [x for x, _ in caption_panels("Title. (A) one. (B) two.").panels] == ["A", "B"]
