@@ -319,3 +319,16 @@ def test_any_caption_names_panels_in_order_or_none(pieces):
         assert len(named.roi_text()) <= len(letters)
     # a well-formed caption beside the junk is still read
     assert [x for x, _ in caption_panels("Title. (A) one. (B) two.").panels] == ["A", "B"]
+
+
+def test_figure_level_alternatives_and_semantics_annotations(tmp_path):
+    body = (
+        '<fig id="F1"><label>Figure 1</label><caption><p>Area <mml:math><mml:semantics>'
+        "<mml:msup><mml:mi>m</mml:mi><mml:mn>2</mml:mn></mml:msup>"
+        '<mml:annotation encoding="application/x-tex">m^2</mml:annotation></mml:semantics>'
+        '</mml:math>.</p></caption><alternatives><graphic xlink:href="gr1.tif"/>'
+        '<graphic xlink:href="gr1.jpg" specific-use="web"/></alternatives></fig>'
+    )
+    found, skips = pairs(tmp_path, article(body))
+    assert found["PMC42/F1"].caption == "Area m²."
+    assert found["PMC42/F1"].image_bytes == make_jpeg(1) and skips == []
