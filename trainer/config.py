@@ -91,6 +91,9 @@ class TrainConfig:
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise QuiltError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise QuiltError(f"{name} must be >= 0 (0 turns it off), got {getattr(self, name)}")
         if self.max_steps <= 0 and self.num_epochs <= 0:
             raise QuiltError("set max_steps > 0 or num_epochs > 0")
         if self.lock_image and self.lock_text:
