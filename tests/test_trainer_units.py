@@ -330,3 +330,25 @@ def test_reduced_jpeg_decode_keeps_enough_pixels_for_the_crop():
     assert decode_image(
         {"bytes": small.getvalue(), "path": None}, min_side=decode_side(224)
     ).size == (300, 300)
+
+
+def test_resume_latest_skips_a_checkpoint_killed_while_saving(tmp_path):
+    from trainer.checkpointing import (
+        COMPLETE_MARKER,
+        remove_partial_checkpoints,
+        resolve_resume,
+    )
+
+    folder = tmp_path / "checkpoints"
+    for index, complete in ((0, True), (1, True), (2, False)):
+        (folder / f"checkpoint_{index}").mkdir(parents=True)
+        (folder / f"checkpoint_{index}" / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / f"checkpoint_{index}" / COMPLETE_MARKER).write_text("step 2\n")
+    latest = resolve_resume(tmp_path, "latest")
+    assert latest == folder / "checkpoint_1"
+    with pytest.raises(QuiltError, match="incomplete"):
+        resolve_resume(tmp_path, str(folder / "checkpoint_2"))
+    assert resolve_resume(tmp_path, str(folder / "checkpoint_0")) == folder / "checkpoint_0"
+    assert remove_partial_checkpoints(tmp_path, latest) == [folder / "checkpoint_2"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint_0", "checkpoint_1"]
