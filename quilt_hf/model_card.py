@@ -122,18 +122,20 @@ def render_model_card(
     dataset_id: str | None = None,
     license: str = "mit",
     results: list[EvalRecord] | None = None,
+    chart: Path | None = None,
     tags: list[str] | None = None,
 ):
     """Write ``model_dir/README.md`` (+ ``.eval_results/*.yaml`` and the zero-shot chart) from the
     folder's ``training_run.json`` and ``eval_results/``; returns the ``ModelCard``.
 
     ``base_model`` / ``dataset_id`` override what the training run recorded (for models the
-    trainer did not make); ``results`` replaces the folder's own ``eval_results/``."""
+    trainer did not make); ``results`` replaces the folder's own ``eval_results/``; ``chart`` is
+    a ready zero-shot chart PNG to show instead of drawing one from the results."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise QuiltError(f"{model_dir} is not a saved model folder (no config.json)")
+    if not model_dir.is_dir():
+        raise QuiltError(f"{model_dir} is not a model folder")
     run = read_training_run(model_dir) or {}
     base_model = base_model or run.get("base_model")
     dataset = run.get("dataset") or {}
@@ -168,7 +170,7 @@ def render_model_card(
     )
     if CARD_TAG not in data.tags:
         data.tags.append(CARD_TAG)
-    chart = _zeroshot_chart(model_dir, results)
+    chart_name = _zeroshot_chart(model_dir, results, chart)
     config = run.get("config")
     card = ModelCard.from_template(
         data,
@@ -181,7 +183,7 @@ def render_model_card(
         run=run,
         training_eval=run.get("training_eval") or {},
         results=rows,
-        chart=chart,
+        chart=chart_name,
         training_config=yaml.safe_dump(config, sort_keys=True).strip() if config else None,
     )
     card.save(model_dir / "README.md")
@@ -189,8 +191,13 @@ def render_model_card(
     return card
 
 
-def _zeroshot_chart(model_dir: Path, results: list[EvalRecord]) -> str | None:
+def _zeroshot_chart(
+    model_dir: Path, results: list[EvalRecord], chart: Path | None = None
+) -> str | None:
     """The zero-shot accuracy bar chart beside the card, when there are zero-shot results."""
+    if chart is not None and Path(chart).is_file():
+        (model_dir / CHART_FILE).write_bytes(Path(chart).read_bytes())
+        return CHART_FILE
     if not any(r.task == "zeroshot" and "accuracy" in r.metrics for r in results):
         return None
     from quilt_hf.eval.plot import plot_zeroshot_accuracy

@@ -107,8 +107,8 @@ def test_card_without_training_record_is_still_valid(tmp_path: Path) -> None:
     card = ModelCard.load(model_dir / "README.md")
     assert card.data.base_model == "vinid/plip" and card.data.datasets == ["arch"]
     assert "No training record" in card.text
-    with pytest.raises(QuiltError, match="no config.json"):
-        render_model_card(tmp_path)
+    with pytest.raises(QuiltError, match="not a model folder"):
+        render_model_card(tmp_path / "missing")
 
 
 def test_add_eval_result_keeps_a_foreign_card(tmp_path: Path) -> None:
