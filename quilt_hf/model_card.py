@@ -10,9 +10,9 @@ A model folder carries everything its card is made from, so that the trainer, ``
   (the ``quilt_hf.eval.results`` format).
 
 Metadata goes in ``ModelCardData`` (``pipeline_tag: zero-shot-image-classification``,
-``library_name: transformers``, ``datasets``, ``base_model`` when training started from a
-checkpoint, licence, tags, ``model-index`` from ``EvalResult``s); the Hub's newer
-``.eval_results/*.yaml`` files are written next to it. Nothing secret is written: config keys that
+``library_name: transformers``, ``datasets``, ``base_model`` when training started from a Hub
+checkpoint (a local one is named in the text only: the Hub takes model ids there), licence,
+tags, ``model-index`` from ``EvalResult``s); the Hub's newer ``.eval_results/*.yaml`` files are written next to it. Nothing secret is written: config keys that
 look like credentials are dropped and tokens are never inputs.
 """
 
@@ -137,6 +137,8 @@ def render_model_card(
     if not model_dir.is_dir():
         raise QuiltError(f"{model_dir} is not a model folder")
     run = read_training_run(model_dir) or {}
+    # the metadata's base_model must be a Hub model id; a local checkpoint is named in the text
+    hub_base = base_model or (None if run.get("base_model_is_local") else run.get("base_model"))
     base_model = base_model or run.get("base_model")
     dataset = run.get("dataset") or {}
     dataset_id = dataset_id or dataset.get("name")
@@ -161,7 +163,7 @@ def render_model_card(
         license=license,
         library_name="transformers",
         pipeline_tag="zero-shot-image-classification",
-        base_model=base_model or None,
+        base_model=hub_base or None,
         datasets=[dataset_id] if dataset_id else None,
         tags=tags
         or ["clip", "histopathology", "pathology", "vision-language", "quilt-1m", CARD_TAG],

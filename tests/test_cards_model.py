@@ -125,3 +125,10 @@ def test_add_eval_result_keeps_a_foreign_card(tmp_path: Path) -> None:
     assert json.loads((model_dir / EVAL_RESULTS_DIR / result.name).read_text())["task"] == (
         "zeroshot"
     )
+
+
+def test_local_checkpoint_is_named_in_the_text_not_the_metadata(tmp_path: Path) -> None:
+    run = {**RUN, "base_model": "runs/stage1/final", "base_model_is_local": True}
+    card = render_model_card(model_folder(tmp_path, run))
+    assert card.data.base_model is None  # the Hub takes model ids only
+    assert "Base model: `runs/stage1/final`" in card.text

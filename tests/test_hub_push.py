@@ -235,19 +235,21 @@ def test_bad_folders_are_refused(hub: HubDouble, tmp_path: Path) -> None:
 def test_trained_evaluated_pushed_model_has_a_full_card(
     hub: HubDouble, model_dir: Path, tmp_path: Path
 ) -> None:
-    """accelerate launch trainer/ (from a checkpoint) -> quilt eval -> quilt push model: the card
-    on the Hub has pipeline_tag, datasets, base_model and the eval results in model-index."""
+    """accelerate launch trainer/ (from a Hub checkpoint) -> quilt eval -> quilt push model: the
+    card on the Hub has pipeline_tag, datasets, base_model and the eval results in model-index."""
     from huggingface_hub import ModelCard
     from test_trainer_fixtures import write_tiny_dataset
 
     env = hub_env(hub, tmp_path)
     env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="0")
+    base = quilt(env, "push", "model", str(model_dir), "--repo-id", "org/tiny-base")
+    assert base.returncode == 0, base.stderr  # the checkpoint training starts from, on the Hub
     dataset = write_tiny_dataset(tmp_path / "quilt_1m", num_train=24, num_val=6)
     run_dir = tmp_path / "run"
     accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--cpu",
                   "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
                   "--dynamo_backend", "no", "trainer/", "--config", "trainer/configs/tiny.yaml",
-                  "--model_config", "null", "--model", str(model_dir), "--dataset", str(dataset),
+                  "--model_config", "null", "--model", "org/tiny-base", "--dataset", str(dataset),
                   "--output_dir", str(run_dir), "--max_steps", "2", "--eval_every", "2",
                   "--per_device_batch_size", "8", "--report_to", "none"]  # fmt: skip
     trained = subprocess.run(
@@ -274,7 +276,7 @@ def test_trained_evaluated_pushed_model_has_a_full_card(
     assert card.data.pipeline_tag == "zero-shot-image-classification"
     assert card.data.library_name == "transformers"
     assert card.data.datasets == ["quilt_1m"]
-    assert card.data.base_model == str(model_dir)  # the checkpoint training started from
+    assert card.data.base_model == "org/tiny-base"  # the checkpoint training started from
     results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
     saved = json.loads(
         next((tmp_path / "eval").glob("quilt_1m_val__*__retrieval.json")).read_text()

@@ -386,7 +386,10 @@ def _training_run(config: TrainConfig, train_ds, summary: dict[str, Any], proces
     }
     return {
         "run_name": Path(config.output_dir).name,
+        # what training started from: a Hub id or a local folder (the card's metadata names
+        # Hub ids only, as the Hub requires)
         "base_model": None if config.model_config else config.model,
+        "base_model_is_local": not config.model_config and Path(config.model).exists(),
         "model_config": config.model_config,
         "dataset": dataset,
         "config": config.to_dict(),
