@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -70,13 +69,14 @@ def max_weight_difference(a_dir: Path, b_dir: Path) -> float:
 
 def kill_job(process: subprocess.Popen) -> None:
     """SIGKILL the launcher and every process under it, as a dead machine would."""
-    victims = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(True))]
-    for pid in victims:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    launcher = psutil.Process(process.pid)
+    victims = [launcher, *launcher.children(recursive=True)]
+    for victim in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
-    for pid in victims[1:]:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    _, alive = psutil.wait_procs(victims[1:], timeout=60)  # orphans are reaped by init
+    assert not alive, alive
 
 
 @pytest.fixture(scope="module")
