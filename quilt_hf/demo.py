@@ -155,17 +155,11 @@ def evaluate(model_dir: Path, dataset_dir: Path, eval_dir: Path):
 
 
 def write_model_card_for_demo(model_dir: Path, eval_dir: Path, dataset_dir: Path) -> None:
-    from quilt_hf.eval.results import load_results
+    """The card the trainer wrote, with the results `quilt eval` added, naming the demo repo
+    (the same path as `quilt card model DIR --repo-id ...`)."""
     from quilt_hf.model_card import render_model_card
 
-    render_model_card(
-        model_dir,
-        "quilt-hf/quiltnet-tiny-demo",
-        base_model=None,  # random init: no base checkpoint
-        dataset_id=dataset_dir.name,
-        results=load_results(eval_dir),
-        chart=eval_dir / "zeroshot.png",
-    )
+    render_model_card(model_dir, "quilt-hf/quiltnet-tiny-demo")
 
 
 def format_demo_summary(result: DemoResult) -> str:

@@ -68,6 +68,11 @@ def check_folder(folder: Path, repo_type: str) -> None:
             raise QuiltError(f"{folder} has no config.json: not a saved transformers model")
         if not any(folder.glob("*.safetensors")):
             raise QuiltError(f"{folder} has no .safetensors weights (save with safe_serialization)")
+        if not (folder / "README.md").is_file():
+            raise QuiltError(
+                f"{folder} has no model card (README.md): write one with `quilt card model {folder}`"
+                " (the trainer writes it into OUTPUT_DIR/final)"
+            )
     else:
         if not (folder / "README.md").is_file():
             raise QuiltError(f"{folder} has no README.md: the dataset card carries `configs:`")

@@ -131,3 +131,14 @@ def test_cli_retrieval_on_a_quilt_folder(tmp_path: Path) -> None:
     assert payload["num_images"] == 6 and payload["num_texts"] == 9
     assert payload["metrics"]["image_to_text_R@10"] == 1.0  # 9 texts: everything is in the top 10
     assert 0.0 <= payload["metrics"]["text_to_image_R@1"] <= 1.0
+    # the model folder's card now carries the result (model-index and .eval_results/)
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(model / "README.md")
+    index = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert index["text_to_image_R@1"] == round(payload["metrics"]["text_to_image_R@1"], 6)
+    assert (model / ".eval_results" / "quilt_1m_val.yaml").is_file()
+    other = save_tiny_clip(tmp_path / "other")
+    common = ["--model", str(other), "--data", str(folder), "--out", str(tmp_path / "r2")]
+    assert main(["eval", "retrieval", *common, "--no-card"]) == 0
+    assert not (other / "README.md").exists() and not (other / "eval_results").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 from hub_double import HubDouble
 
 TOKEN = "hf_double_secret_4242"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -23,7 +25,16 @@ def hub():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_clip(tmp_path_factory.mktemp("push") / "final")
+    """A saved tiny CLIP with a card written by `quilt card model` (push refuses one without)."""
+    folder = save_tiny_clip(tmp_path_factory.mktemp("push") / "final")
+    done = subprocess.run(
+        [sys.executable, "-m", "quilt_hf", "card", "model", str(folder), "--base-model",
+         "openai/clip-vit-base-patch32", "--dataset", "quilt_1m"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "no training record; 0 eval result(s)" in done.stdout
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +224,70 @@ def test_bad_folders_are_refused(hub: HubDouble, tmp_path: Path) -> None:
     assert done.returncode == 1 and "no config.json" in done.stderr
     done = quilt(env, "push", "dataset", str(tmp_path / "empty"), "--repo-id", "org/e")
     assert done.returncode == 1 and "README.md" in done.stderr
+    no_card = save_tiny_clip(tmp_path / "no_card")
+    done = quilt(env, "push", "model", str(no_card), "--repo-id", "org/e")
+    assert done.returncode == 1 and "no model card" in done.stderr
+    assert f"quilt card model {no_card}" in done.stderr
+    assert not hub.state.repos
+
+
+@pytest.mark.slow
+def test_trained_evaluated_pushed_model_has_a_full_card(
+    hub: HubDouble, model_dir: Path, tmp_path: Path
+) -> None:
+    """accelerate launch trainer/ (from a Hub checkpoint) -> quilt eval -> quilt push model: the
+    card on the Hub has pipeline_tag, datasets, base_model and the eval results in model-index."""
+    from huggingface_hub import ModelCard
+    from test_trainer_fixtures import write_tiny_dataset
+
+    env = hub_env(hub, tmp_path)
+    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="0")
+    base = quilt(env, "push", "model", str(model_dir), "--repo-id", "org/tiny-base")
+    assert base.returncode == 0, base.stderr  # the checkpoint training starts from, on the Hub
+    dataset = write_tiny_dataset(tmp_path / "quilt_1m", num_train=24, num_val=6)
+    run_dir = tmp_path / "run"
+    accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--cpu",
+                  "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
+                  "--dynamo_backend", "no", "trainer/", "--config", "trainer/configs/tiny.yaml",
+                  "--model_config", "null", "--model", "org/tiny-base", "--dataset", str(dataset),
+                  "--output_dir", str(run_dir), "--max_steps", "2", "--eval_every", "2",
+                  "--per_device_batch_size", "8", "--report_to", "none"]  # fmt: skip
+    trained = subprocess.run(
+        accelerate, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    final = run_dir / "final"
+    evaluated = quilt(env, "eval", "retrieval", "--model", str(final), "--data", str(dataset),
+                      "--split", "val", "--out", str(tmp_path / "eval"))  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "model card updated" in evaluated.stdout
+    zeroshot = quilt(env, "eval", "zeroshot", "--model", str(final), "--benchmark",
+                     "quilt_sample", "--limit", "8", "--out", str(tmp_path / "eval"))  # fmt: skip
+    assert zeroshot.returncode == 0, zeroshot.stderr[-3000:]
+    pushed = quilt(env, "push", "model", str(final), "--repo-id", "org/quiltnet-trained")
+    assert pushed.returncode == 0, pushed.stderr[-3000:]
+
+    files = hub.files("model", "org/quiltnet-trained")
+    assert {"README.md", "training_run.json", ".eval_results/quilt_1m_val.yaml"} <= set(files)
+    assert "zeroshot_accuracy.png" in files
+    card_path = tmp_path / "pulled_README.md"
+    card_path.write_bytes(files["README.md"])
+    card = ModelCard.load(card_path)
+    assert card.data.pipeline_tag == "zero-shot-image-classification"
+    assert card.data.library_name == "transformers"
+    assert card.data.datasets == ["quilt_1m"]
+    assert card.data.base_model == "org/tiny-base"  # the checkpoint training started from
+    results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
+    saved = json.loads(
+        next((tmp_path / "eval").glob("quilt_1m_val__*__retrieval.json")).read_text()
+    )
+    assert results[("quilt_1m_val", "image_to_text_R@1")] == round(
+        saved["metrics"]["image_to_text_R@1"], 6
+    )
+    assert ("quilt_sample", "accuracy") in results
+    assert 'CLIPModel.from_pretrained("org/quiltnet-trained")' in card.text
+    # training-time recall is on the card under quilt eval's names
+    run = json.loads((final / "training_run.json").read_text())
+    value = run["training_eval"]["text_to_image_R@1"]
+    assert f"| text_to_image_R@1 | {value:.4f} |" in card.text
+    assert TOKEN not in files["README.md"].decode()

@@ -54,6 +54,7 @@ def test_unknown_flag_lists_valid_keys():
         (["--mixed_precision", "fp8"], "mixed_precision"),
         (["--lock_image", "true", "--lock_text", "true"], "nothing to train"),
         (["--per_device_batch_size", "0"], "per_device_batch_size"),
+        (["--eval_every", "-1"], "eval_every must be >= 0"),
     ],
 )
 def test_invalid_values(argv, message):

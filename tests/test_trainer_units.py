@@ -13,9 +13,9 @@ from PIL import Image
 from test_trainer_fixtures import CORRUPT_BYTES, ihc_crops, write_tiny_dataset
 
 from quilt_hf.errors import QuiltError, SkipRecord
+from quilt_hf.eval.retrieval import recall_at_k
 from trainer.config import TrainConfig
 from trainer.data import EvalData, ImageGroupDataset, decode_image, group_rows, load_split
-from trainer.evaluation import recall_at_k
 from trainer.loss import clip_loss
 from trainer.model import (
     build_model,
@@ -112,13 +112,16 @@ def test_eval_data_groups_positives_by_image(tiny_root):
 
 def test_recall_any_positive_in_top_k():
     # 2 images, 3 texts: texts 0, 1 belong to image 0; text 2 to image 1.
-    similarity = torch.tensor([[0.1, 0.9, 0.5], [0.8, 0.2, 0.3]])
-    metrics = recall_at_k(similarity, torch.tensor([0, 0, 1]), ks=(1, 2))
-    assert metrics["i2t_R@1"] == 0.5  # image 0 finds text 1; image 1's top is text 0 (wrong)
-    assert metrics["i2t_R@2"] == 1.0
+    # The trainer's evaluation calls the same recall_at_k as `quilt eval retrieval`: with texts
+    # as the identity basis, image embeddings ARE the image x text similarity matrix.
+    similarity = np.array([[0.1, 0.9, 0.5], [0.8, 0.2, 0.3]], dtype=np.float32)
+    metrics = recall_at_k(similarity, np.eye(3, dtype=np.float32), np.array([0, 0, 1]), ks=(1, 2))
+    # image 0 finds text 1; image 1's top is text 0 (wrong)
+    assert metrics["image_to_text_R@1"] == 0.5
+    assert metrics["image_to_text_R@2"] == 1.0
     # text 0 -> image 1 (wrong), text 1 -> image 0 (right), text 2 -> image 0 (wrong)
-    assert metrics["t2i_R@1"] == pytest.approx(1 / 3)
-    assert metrics["t2i_R@2"] == 1.0
+    assert metrics["text_to_image_R@1"] == pytest.approx(1 / 3)
+    assert metrics["text_to_image_R@2"] == 1.0
 
 
 def test_loss_matches_transformers_clip_loss():
@@ -236,6 +239,65 @@ def test_epoch_batch_sampler_gives_each_process_its_slice_of_the_global_batch():
     assert [len(b) for b in _take(small, 2)] == [2, 2]
 
 
+def test_epoch_batch_sampler_cuts_micro_batches_from_the_accumulated_global_batch():
+    from trainer.data import EpochBatchSampler
+
+    # 21 items, global batch 2 processes x 4 x 2 micro-batches = 16: one step per epoch (the
+    # last 5 items dropped), counted as 2 micro-batches
+    whole = _take(EpochBatchSampler(size=21, batch_size=16, seed=3), 3)
+    parts = {
+        r: _take(EpochBatchSampler(21, 4, 3, num_processes=2, rank=r, accumulation=2), 6)
+        for r in (0, 1)
+    }
+    assert (
+        EpochBatchSampler(21, 4, 3, num_processes=2, rank=0, accumulation=2).batches_per_epoch == 2
+    )
+    for step in range(3):
+        micro = [parts[r][2 * step + m] for m in (0, 1) for r in (0, 1)]
+        assert sorted(sum(micro, [])) == sorted(whole[step])
+        assert all(len(b) == 4 for b in micro)
+
+
+def test_accumulated_step_equals_one_big_batch():
+    """2 micro-batches of 8 with the cached-feature step = one batch of 16: loss and gradients."""
+    from accelerate import Accelerator
+
+    from trainer.step import contrastive_backward
+
+    torch.manual_seed(0)
+    accelerator = Accelerator(cpu=True)
+    model = build_model(TrainConfig(model_config=TINY))
+    batch = {
+        "input_ids": torch.randint(0, 49406, (16, 6)),
+        "attention_mask": torch.ones((16, 6), dtype=torch.long),
+        "pixel_values": torch.randn(16, 3, 32, 32),
+    }
+    halves = [{k: v[part] for k, v in batch.items()} for part in (slice(0, 8), slice(8, 16))]
+
+    def gradients(micro_batches):
+        model.zero_grad(set_to_none=True)
+        loss = contrastive_backward(accelerator, model, micro_batches, model.logit_scale, False)
+        return loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    whole_loss, whole = gradients([batch])
+    accumulated_loss, accumulated = gradients(halves)
+    assert accumulated_loss.item() == pytest.approx(whole_loss.item(), rel=1e-6)
+    assert accumulated.keys() == whole.keys()
+    for name in whole:
+        torch.testing.assert_close(accumulated[name], whole[name], rtol=1e-4, atol=1e-6)
+    assert whole["logit_scale"].abs().item() > 0  # the temperature's gradient counted once
+    # plain per-micro-batch accumulation (each half its own negatives) is NOT the same loss
+    model.zero_grad(set_to_none=True)
+    per_half = (
+        sum(
+            contrastive_backward(accelerator, model, [half], model.logit_scale, False).item()
+            for half in halves
+        )
+        / 2
+    )
+    assert per_half < whole_loss.item() - 0.1  # 7 negatives per row instead of 15
+
+
 def test_gradient_checkpointing_flag():
     model = build_model(TrainConfig(model_config=TINY, gradient_checkpointing=True))
     flag = (
@@ -268,3 +330,25 @@ def test_reduced_jpeg_decode_keeps_enough_pixels_for_the_crop():
     assert decode_image(
         {"bytes": small.getvalue(), "path": None}, min_side=decode_side(224)
     ).size == (300, 300)
+
+
+def test_resume_latest_skips_a_checkpoint_killed_while_saving(tmp_path):
+    from trainer.checkpointing import (
+        COMPLETE_MARKER,
+        remove_partial_checkpoints,
+        resolve_resume,
+    )
+
+    folder = tmp_path / "checkpoints"
+    for index, complete in ((0, True), (1, True), (2, False)):
+        (folder / f"checkpoint_{index}").mkdir(parents=True)
+        (folder / f"checkpoint_{index}" / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / f"checkpoint_{index}" / COMPLETE_MARKER).write_text("step 2\n")
+    latest = resolve_resume(tmp_path, "latest")
+    assert latest == folder / "checkpoint_1"
+    with pytest.raises(QuiltError, match="incomplete"):
+        resolve_resume(tmp_path, str(folder / "checkpoint_2"))
+    assert resolve_resume(tmp_path, str(folder / "checkpoint_0")) == folder / "checkpoint_0"
+    assert remove_partial_checkpoints(tmp_path, latest) == [folder / "checkpoint_2"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint_0", "checkpoint_1"]

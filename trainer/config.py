@@ -33,7 +33,7 @@ class TrainConfig:
     dataset_config: str | None = None
     dataset_format: str = "auto"  # auto | hf | webdataset
     train_split: str = "train"
-    eval_split: str | None = "val"  # null disables evaluation
+    eval_split: str | None = "val"  # null disables evaluation (so does eval_every: 0)
     streaming: bool = False
     text_column: str = "caption"
     image_column: str = "image"
@@ -54,6 +54,8 @@ class TrainConfig:
     max_steps: int = 0  # >0 wins over num_epochs
     num_epochs: int = 1
     per_device_batch_size: int = 32
+    # micro-batches per optimizer step; the contrastive loss still sees the whole accumulated
+    # batch (per_device_batch_size x processes x gradient_accumulation_steps), see trainer/step.py
     gradient_accumulation_steps: int = 1
     learning_rate: float = 5e-4
     weight_decay: float = 0.2
@@ -69,7 +71,9 @@ class TrainConfig:
     resume_from: str | None = None  # "latest" or a checkpoint folder
     checkpoint_every: int = 0  # steps; 0 = only the final model
     checkpoints_total_limit: int | None = 3
-    eval_every: int = 0  # steps; 0 = only at the end (if eval_split is set)
+    # steps; N > 0: every N steps and once more at the end of training (N >= the run's steps:
+    # only at the end); 0: no evaluation at all (eval_split is then not even loaded)
+    eval_every: int = 0
     log_every: int = 10
     report_to: str = "tensorboard"  # tensorboard | wandb | all | none
     eval_hooks: list[str] = field(default_factory=list)  # "module:function" full-eval hooks
@@ -87,6 +91,9 @@ class TrainConfig:
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise QuiltError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise QuiltError(f"{name} must be >= 0 (0 turns it off), got {getattr(self, name)}")
         if self.max_steps <= 0 and self.num_epochs <= 0:
             raise QuiltError("set max_steps > 0 or num_epochs > 0")
         if self.lock_image and self.lock_text:

@@ -274,14 +274,15 @@ class ImageGroupDataset(torch.utils.data.Dataset):
 
 
 class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """This process's batches of item keys, epoch after epoch, in one endless iterator.
+    """This process's micro-batches of item keys, epoch after epoch, in one endless iterator.
 
     Each epoch is a seeded permutation of the items cut into global batches of
-    ``batch_size * num_processes``; process ``rank`` takes its slice of each. Like open_clip, an
-    epoch's last partial global batch is dropped (a batch of a few pairs is a near-trivial
-    contrastive task), unless the dataset is smaller than one global batch: that is then the
-    only batch. Keys are ``epoch * size + item``, so that items seed their own augmentation and
-    text choice from (seed, epoch, item) inside the workers.
+    ``batch_size * num_processes * accumulation`` (the contrastive batch of one optimizer step);
+    each global batch is cut into ``accumulation`` micro-batches, and process ``rank`` takes its
+    slice of each. Like open_clip, an epoch's last partial global batch is dropped (a batch of a
+    few pairs is a near-trivial contrastive task), unless the dataset is smaller than one global
+    batch: that is then the only batch. Keys are ``epoch * size + item``, so that items seed their
+    own augmentation and text choice from (seed, epoch, item) inside the workers.
 
     Why endless: a DataLoader iterated once per epoch leaves its workers idle while the model
     trains on the epoch's last prefetched batches, and then the model waits for the next epoch's
@@ -299,17 +300,20 @@ class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
         num_processes: int = 1,
         rank: int = 0,
         shuffle: bool = True,
+        accumulation: int = 1,
     ) -> None:
         if size <= 0:
             raise ValueError("EpochBatchSampler needs at least one item")
         self.size, self.seed, self.shuffle = size, seed, shuffle
         self.batch_size, self.num_processes, self.rank = batch_size, num_processes, rank
-        self.global_batch = min(batch_size * num_processes, size)
-        self.batches_per_epoch = size // self.global_batch
+        self.accumulation = accumulation
+        self.global_batch = min(batch_size * num_processes * accumulation, size)
+        # counted in micro-batches: the data position a checkpoint records
+        self.batches_per_epoch = size // self.global_batch * accumulation
         self.start = (0, 0)
 
     def start_at(self, epoch: int, batch: int) -> None:
-        """Begin the next iterator at batch ``batch`` of epoch ``epoch``."""
+        """Begin the next iterator at micro-batch ``batch`` of epoch ``epoch``."""
         self.start = (epoch + batch // self.batches_per_epoch, batch % self.batches_per_epoch)
 
     def epoch_keys(self, epoch: int) -> np.ndarray:
@@ -323,8 +327,10 @@ class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
         while True:
             keys = self.epoch_keys(epoch)
             for batch in range(first, self.batches_per_epoch):
-                chunk = keys[batch * self.global_batch : (batch + 1) * self.global_batch]
-                yield np.array_split(chunk, self.num_processes)[self.rank].tolist()
+                step, micro = divmod(batch, self.accumulation)
+                chunk = keys[step * self.global_batch : (step + 1) * self.global_batch]
+                micro_chunk = np.array_split(chunk, self.accumulation)[micro]
+                yield np.array_split(micro_chunk, self.num_processes)[self.rank].tolist()
             epoch, first = epoch + 1, 0
 
 
@@ -524,7 +530,12 @@ def build_train_loader(
         return TrainBatches(loader, stream=stream, per_row=per_row)
     dataset = ImageGroupDataset(ds, config, image_size)
     sampler = EpochBatchSampler(
-        len(dataset), config.per_device_batch_size, config.seed, num_processes, process_index
+        len(dataset),
+        config.per_device_batch_size,
+        config.seed,
+        num_processes,
+        process_index,
+        accumulation=config.gradient_accumulation_steps,
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=TrainCollator(encoder, image_size), **common

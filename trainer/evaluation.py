@@ -1,9 +1,17 @@
 """Periodic evaluation during training: validation loss and image<->text Recall@1/5/10.
 
-Positives are grouped by image: an image's positives are all texts of all its rows, so i2t
-Recall@K counts an image as found when ANY of its texts ranks in the top K (CLIP_benchmark's rule),
-and t2i Recall@K when a text's image ranks in the top K. The validation loss pairs each unique image
-with its first text and averages the contrastive loss over chunks of the global batch size.
+Positives are grouped by image: an image's positives are all texts of all its rows, so
+image->text Recall@K counts an image as found when ANY of its texts ranks in the top K
+(CLIP_benchmark's rule), and text->image Recall@K when a text's image ranks in the top K. Recall is
+``quilt_hf.eval.retrieval.recall_at_k``, the same function and metric names
+(``image_to_text_R@K``, ``text_to_image_R@K``) as ``quilt eval retrieval`` and the model card: the
+trainer may import the evaluation metrics (a layer it feeds), never the curation code. The
+validation loss pairs each unique image with its first text and averages the contrastive loss over
+chunks of the global batch size.
+
+With several processes each one embeds its share of the images; the embeddings are gathered as
+tensors (padded to the longest share, since skipped images make shares differ) and every process
+computes the same metrics.
 
 The full evaluation suite (zero-shot, linear probe, ...) lives elsewhere; it plugs in through
 ``EvalHook``s: callables ``hook(model, processor, step) -> dict[str, float]`` passed to ``train``
@@ -20,11 +28,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from quilt_hf.errors import QuiltError
+from quilt_hf.eval.retrieval import recall_at_k
 from trainer.data import EvalData, EvalImages, TextEncoder, collate_eval_images
 from trainer.loss import clip_loss
 
 EvalHook = Callable[[Any, Any, int], dict[str, float]]
-RECALL_AT = (1, 5, 10)
+RECALL_AT = (1, 5, 10)  # the K of training-time Recall@K
 
 
 def load_hook(spec: str) -> EvalHook:
@@ -38,24 +47,6 @@ def load_hook(spec: str) -> EvalHook:
     if not callable(hook):
         raise QuiltError(f"eval hook {spec!r} is not callable")
     return hook
-
-
-def recall_at_k(
-    similarity: torch.Tensor, text_image: torch.Tensor, ks: tuple[int, ...] = RECALL_AT
-) -> dict[str, float]:
-    """``similarity`` is images x texts; ``text_image[j]`` is the image row of text j."""
-    num_images, num_texts = similarity.shape
-    positive = torch.zeros((num_images, num_texts), dtype=torch.bool)
-    positive[text_image, torch.arange(num_texts)] = True
-    metrics: dict[str, float] = {}
-    i2t_rank = similarity.argsort(dim=1, descending=True)
-    t2i_rank = similarity.T.argsort(dim=1, descending=True)
-    for k in ks:
-        top_texts = i2t_rank[:, : min(k, num_texts)]
-        metrics[f"i2t_R@{k}"] = positive.gather(1, top_texts).any(dim=1).float().mean().item()
-        top_images = t2i_rank[:, : min(k, num_images)]
-        metrics[f"t2i_R@{k}"] = (top_images == text_image[:, None]).any(dim=1).float().mean().item()
-    return metrics
 
 
 @torch.no_grad()
@@ -83,15 +74,15 @@ def evaluate(
     for batch in loader:
         pixels = batch["pixel_values"]
         embeds = (
-            unwrapped.get_image_features(pixel_values=pixels)
+            _as_tensor(unwrapped.get_image_features(pixel_values=pixels))
             if len(pixels)
             else pixels.new_zeros((0, unwrapped.config.projection_dim))
         )
-        embeds = _as_tensor(embeds)
-        image_embeds.append(accelerator.gather_for_metrics(embeds, use_gather_object=True))
-        image_index.append(accelerator.gather_for_metrics(batch["index"], use_gather_object=True))
-    images = torch.cat([torch.as_tensor(e) for e in image_embeds]).float()
-    index = torch.cat([torch.as_tensor(i) for i in image_index])
+        gathered, index = _gather_rows(accelerator, embeds.float(), batch["index"])
+        image_embeds.append(gathered)
+        image_index.append(index)
+    images = torch.cat(image_embeds)
+    index = torch.cat(image_index)
     # Texts are few and cheap: every process embeds them all (no gather needed).
     text_chunks = []
     device = accelerator.device
@@ -114,6 +105,24 @@ def evaluate(
         unwrapped.logit_scale.detach().cpu(),
         batch_size * accelerator.num_processes,
     )
+
+
+def _gather_rows(
+    accelerator, embeds: torch.Tensor, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All processes' rows of one eval batch, as tensors on the CPU.
+
+    Shares differ in length (skipped images), so both are padded to the longest share (index -1
+    marks padding, dropped here); Accelerate's repeated samples at the end of the split keep
+    their real index and are dropped later, keeping each image once."""
+    if accelerator.num_processes == 1:
+        return embeds.cpu(), index.cpu()
+    index = index.to(embeds.device)
+    embeds = accelerator.pad_across_processes(embeds, dim=0, pad_index=0)
+    index = accelerator.pad_across_processes(index, dim=0, pad_index=-1)
+    embeds, index = accelerator.gather(embeds).cpu(), accelerator.gather(index).cpu()
+    real = index >= 0
+    return embeds[real], index[real]
 
 
 def _as_tensor(output) -> torch.Tensor:
@@ -146,7 +155,7 @@ def _metrics(
     keep = text_image >= 0
     texts, text_image = texts[keep], text_image[keep]
     images_n, texts_n = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
-    metrics = recall_at_k(images_n @ texts_n.T, text_image)
+    metrics = recall_at_k(images_n.numpy(), texts_n.numpy(), text_image.numpy(), RECALL_AT)
     first_text = torch.full((len(index),), -1, dtype=torch.long)
     for j in range(len(text_image) - 1, -1, -1):
         first_text[text_image[j]] = j

@@ -1,4 +1,10 @@
-"""The training loop: Accelerate + transformers ``CLIPModel``, the QuiltNet recipe."""
+"""The training loop: Accelerate + transformers ``CLIPModel``, the QuiltNet recipe.
+
+The run ends with ``OUTPUT_DIR/final``: weights, processor, ``training_run.json`` and the model
+card ``README.md`` (``quilt_hf.model_card``, the same code ``quilt card model`` and ``quilt eval``
+use). The trainer imports from ``quilt_hf`` only what comes after it in the data flow (the
+evaluation metrics, the model card) and the errors, never the curation code.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,14 @@ from typing import Any
 import torch
 
 from quilt_hf.errors import QuiltError
-from trainer.checkpointing import TrainProgress, checkpoint_index, resolve_resume
+from quilt_hf.model_card import render_model_card, write_training_run
+from trainer.checkpointing import (
+    TrainProgress,
+    checkpoint_index,
+    remove_partial_checkpoints,
+    resolve_resume,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig
 from trainer.data import (
     SKIP_REASONS,
@@ -25,8 +38,8 @@ from trainer.data import (
     load_split,
 )
 from trainer.evaluation import EvalHook, evaluate, load_hook
-from trainer.loss import clip_loss
 from trainer.model import build_model, build_processor, check_compatible, parameter_groups
+from trainer.step import contrastive_backward
 
 
 class MetricsLog:
@@ -66,9 +79,10 @@ def _make_accelerator(config: TrainConfig, output_dir: Path):
     # Under torchrun without a GPU, Accelerate only starts the gloo process group when told to
     # run on CPU; a single process keeps Accelerate's own device choice.
     cpu_cluster = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    # Gradient accumulation is done by the loop (trainer/step.py: the contrastive batch is the
+    # whole accumulated batch), not by Accelerate, which would split the loss per micro-batch.
     return Accelerator(
         cpu=cpu_cluster,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
         log_with=log_with,
         project_config=project,
@@ -108,7 +122,9 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         processor = build_processor(config, model, output_dir / "tokenizer_cache")
         train_ds = load_split(config, config.train_split)
         eval_data = (
-            EvalData(load_split(config, config.eval_split), config) if config.eval_split else None
+            EvalData(load_split(config, config.eval_split), config)
+            if config.eval_split and config.eval_every > 0
+            else None
         )
     image_size = model.config.vision_config.image_size
     encoder = TextEncoder(processor.tokenizer, config.max_text_length)
@@ -138,6 +154,7 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             raise QuiltError("streaming datasets have no known length: set --max_steps")
         total_steps = config.max_steps
     else:
+        # batches_per_epoch counts micro-batches, whole accumulated batches only
         steps_per_epoch = max(1, batches.batches_per_epoch // config.gradient_accumulation_steps)
         total_steps = config.max_steps or config.num_epochs * steps_per_epoch
     # The scheduler is stepped by hand once per optimizer update (not prepared: Accelerate would
@@ -161,6 +178,10 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         accelerator.print(f"resumed from {resume_dir} at step {progress.step}")
     elif config.resume_from:
         accelerator.print(f"resume_from={config.resume_from}: no checkpoint yet, starting fresh")
+    if config.resume_from and accelerator.is_main_process:
+        for partial in remove_partial_checkpoints(output_dir, resume_dir):
+            accelerator.print(f"removed {partial}: incomplete (the run was stopped while saving)")
+    accelerator.wait_for_everyone()
 
     if config.report_to != "none":
         accelerator.init_trackers("quilt_clip", config=_tracker_config(config))
@@ -211,11 +232,14 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     window = {"samples": 0, "wait": 0.0, "elapsed": 0.0, "loss": 0.0, "batches": 0}
     timing = {"samples": 0, "wait": 0.0, "elapsed": 0.0}  # excludes the first (warm-up) step
     last_eval: dict[str, float] = {}
+    last_eval_step = 0
+    last_train_loss: float | None = None
     stopped_early = False
     model.train()
     # One iterator for the whole run (see TrainBatches). A whole epoch without one usable pair is
     # an error, not an endless loop.
     stream = batches.from_position(progress.epoch, progress.batch_in_epoch)
+    micro_batches: list[dict[str, Any]] = []  # of the optimizer step being accumulated
     checked_epoch, epoch_had_pair = progress.epoch, False
     whole_epoch = progress.batch_in_epoch == 0  # a resumed epoch was partly seen before
     waited_from = time.perf_counter()
@@ -239,54 +263,49 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
         if kept == 0 and not distributed:
             waited_from = time.perf_counter()
             continue
-        with accelerator.accumulate(model):
-            outputs = model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                pixel_values=batch["pixel_values"],
-            )
-            loss = clip_loss(
-                outputs.image_embeds.float(),
-                outputs.text_embeds.float(),
-                unwrapped.logit_scale.float(),
-                distributed=distributed,
-            )
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and config.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        micro_batches.append(batch)
         progress.samples += kept
         current["samples"] += kept
-        window["loss"] += loss.detach().item()
+        if len(micro_batches) < config.gradient_accumulation_steps:
+            waited_from = time.perf_counter()
+            continue
+        loss = contrastive_backward(
+            accelerator, model, micro_batches, unwrapped.logit_scale, distributed
+        )
+        micro_batches = []
+        if config.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        window["loss"] += loss.item()
         window["batches"] += 1
-        if accelerator.sync_gradients:
-            scheduler.step()
-            with torch.no_grad():  # CLIP: the temperature may not exceed 100
-                unwrapped.logit_scale.clamp_(0, math.log(config.max_logit_scale))
-            progress.step += 1
-            bar.update(1)
-            step = progress.step
-            step_time = time.perf_counter() - current["start"]
-            for totals in (window, timing) if step > 1 else (window,):  # step 1 = warm-up
-                totals["samples"] += current["samples"]
-                totals["wait"] += current["wait"]
-                totals["elapsed"] += step_time
-            if step % config.log_every == 0 or step == total_steps or step == 1:
-                record = _log_record(accelerator, window, progress, scheduler, unwrapped)
-                bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
-                metrics.write(record, step)
-                window.update(samples=0, wait=0.0, elapsed=0.0, loss=0.0, batches=0)
-            if config.eval_every and step % config.eval_every == 0 and step < total_steps:
-                last_eval = run_eval(step)
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
-                accelerator.save_state()
-            if step >= total_steps:
-                break
-            if config.stop_after_steps and step >= config.stop_after_steps:
-                stopped_early = True
-                break
-            current.update(samples=0, wait=0.0, start=time.perf_counter())
+        scheduler.step()
+        with torch.no_grad():  # CLIP: the temperature may not exceed 100
+            unwrapped.logit_scale.clamp_(0, math.log(config.max_logit_scale))
+        progress.step += 1
+        bar.update(1)
+        step = progress.step
+        step_time = time.perf_counter() - current["start"]
+        for totals in (window, timing) if step > 1 else (window,):  # step 1 = warm-up
+            totals["samples"] += current["samples"]
+            totals["wait"] += current["wait"]
+            totals["elapsed"] += step_time
+        if step % config.log_every == 0 or step == total_steps or step == 1:
+            record = _log_record(accelerator, window, progress, scheduler, unwrapped)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
+            metrics.write(record, step)
+            last_train_loss = record["loss"]
+            window.update(samples=0, wait=0.0, elapsed=0.0, loss=0.0, batches=0)
+        if config.eval_every and step % config.eval_every == 0 and step < total_steps:
+            last_eval, last_eval_step = run_eval(step), step
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            save_checkpoint(accelerator, step)
+        if step >= total_steps:
+            break
+        if config.stop_after_steps and step >= config.stop_after_steps:
+            stopped_early = True
+            break
+        current.update(samples=0, wait=0.0, start=time.perf_counter())
         waited_from = time.perf_counter()
     stream.close()  # stops the DataLoader workers before the final evaluation and save
     bar.close()
@@ -294,7 +313,17 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     summary = _summary(accelerator, progress, timing, total_steps)
     if not stopped_early:
         last_eval = run_eval(progress.step) or last_eval
+        last_eval_step = progress.step if last_eval else last_eval_step
         _save_final(accelerator, unwrapped, processor, output_dir / "final")
+        if accelerator.is_main_process:
+            run = _training_run(config, train_ds, summary, accelerator.num_processes)
+            run["final_train_loss"] = last_train_loss
+            if last_eval:
+                run["training_eval"] = {
+                    "step": last_eval_step,
+                    **{k.removeprefix("eval/"): v for k, v in last_eval.items()},
+                }
+            write_training_card(output_dir / "final", run)
     summary.update(last_eval)
     summary["stopped_early"] = stopped_early
     if accelerator.is_main_process:
@@ -342,6 +371,41 @@ def _summary(accelerator, progress: TrainProgress, timing, total_steps: int) -> 
         "skipped": {r: int(_reduce_sum(accelerator, progress.skipped[r])) for r in SKIP_REASONS},
         "truncated_texts": int(_reduce_sum(accelerator, progress.truncated_texts)),
     }
+
+
+def _training_run(config: TrainConfig, train_ds, summary: dict[str, Any], processes: int):
+    """What the model card says about this run (``final/training_run.json``)."""
+    local = Path(config.dataset).exists()
+    dataset: dict[str, Any] = {
+        "name": Path(config.dataset).name if local else config.dataset,
+        "split": config.train_split,
+        "text_column": config.text_column,
+        "rows": None if config.streaming else len(train_ds),
+        # datasets' fingerprint of the loaded split (None for a stream)
+        "fingerprint": getattr(train_ds, "_fingerprint", None),
+    }
+    return {
+        "run_name": Path(config.output_dir).name,
+        # what training started from: a Hub id or a local folder (the card's metadata names
+        # Hub ids only, as the Hub requires)
+        "base_model": None if config.model_config else config.model,
+        "base_model_is_local": not config.model_config and Path(config.model).exists(),
+        "model_config": config.model_config,
+        "dataset": dataset,
+        "config": config.to_dict(),
+        "steps": summary["steps"],
+        "samples": summary["samples"],
+        "num_processes": processes,
+        "global_batch": config.per_device_batch_size
+        * processes
+        * config.gradient_accumulation_steps,
+    }
+
+
+def write_training_card(final_dir: Path, run: dict[str, Any]) -> None:
+    """``final/training_run.json`` and the model card ``final/README.md`` made from it."""
+    write_training_run(final_dir, run)
+    render_model_card(final_dir)
 
 
 def _save_final(accelerator, unwrapped, processor, final_dir: Path) -> None:

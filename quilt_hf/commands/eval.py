@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a CLIP checkpoint (zero-shot, linear probe, retrieval)",
         description="Evaluate any CLIP checkpoint (a local folder such as the trainer's "
         "output_dir/final, or a Hub id like openai/clip-vit-base-patch32, vinid/plip) the way "
-        "the Quilt-1M paper does. Results go to OUT/{dataset}__{model}__{task}.json.",
+        "the Quilt-1M paper does. Results go to OUT/{dataset}__{model}__{task}.json; when --model "
+        "is a local model folder they are also added to its model card (DIR/README.md, "
+        "model-index and .eval_results/; the result files are kept in DIR/eval_results/).",
     )
     tasks = parser.add_subparsers(title="tasks", metavar="TASK")
 
@@ -27,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--out", type=Path, default=Path("eval_results"), help="results folder")
         sub.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
         sub.add_argument("--limit", type=int, default=None, help="use only the first N examples")
+        if needs_model:
+            sub.add_argument(
+                "--no-card",
+                action="store_true",
+                help="do not add the results to the model folder's card",
+            )
 
     zeroshot = tasks.add_parser(
         "zeroshot",
@@ -113,6 +121,7 @@ def run_zeroshot(args: argparse.Namespace) -> int:
         result.update(source=data.source, classes=bench.display_names, model_path=args.model)
         path = save_result(args.out, name, encoder.name, "zeroshot", result)
         print(f"{name}: {_format(result['metrics'])} -> {path}")
+        _add_to_card(args, path)
     if args.plot:
         print(f"chart -> {plot_zeroshot_accuracy(load_results(args.out, 'zeroshot'), args.plot)}")
     return 0
@@ -149,6 +158,7 @@ def run_linear_probe(args: argparse.Namespace) -> int:
     task += f"_{args.fraction:g}" if args.fraction else ""
     path = save_result(args.out, args.benchmark, encoder.name, task, result)
     print(f"{args.benchmark}: {_format(result['metrics'])} -> {path}")
+    _add_to_card(args, path)
     return 0
 
 
@@ -164,6 +174,7 @@ def run_retrieval(args: argparse.Namespace) -> int:
     name = f"{Path(args.data).name or args.data}_{args.split}"
     path = save_result(args.out, name, encoder.name, "retrieval", result)
     print(f"{name}: {_format(result['metrics'])} -> {path}")
+    _add_to_card(args, path)
     return 0
 
 
@@ -173,6 +184,19 @@ def run_plot(args: argparse.Namespace) -> int:
 
     print(plot_zeroshot_accuracy(load_results(args.results, "zeroshot"), args.out))
     return 0
+
+
+def _add_to_card(args: argparse.Namespace, result_path: Path) -> None:
+    """Record the result in a local model folder's card (not for Hub ids or foreign cards)."""
+    from quilt_hf.model_card import add_eval_result
+
+    if args.no_card or not Path(args.model).is_dir():
+        return
+    card = add_eval_result(Path(args.model), result_path)
+    if card is None:
+        print(f"{args.model}: README.md is not a quilt-hf card; left as is (`quilt card model`)")
+    else:
+        print(f"model card updated -> {card}")
 
 
 def _format(metrics: dict[str, float]) -> str:

@@ -49,6 +49,8 @@ def run_push(args: argparse.Namespace) -> int:
     from quilt_hf.hub import push_folder
 
     folder = args.folder
+    if args.repo_type == "model":
+        _name_repo_in_card(folder, args.repo_id)
     with tempfile.TemporaryDirectory(prefix="quilt-push-") as scratch:
         if getattr(args, "metadata_only", False):
             from quilt_hf.rehydrate import make_metadata_only
@@ -72,3 +74,16 @@ def run_push(args: argparse.Namespace) -> int:
     if result.pr_url:
         print(f"pull request: {result.pr_url}")
     return 0
+
+
+def _name_repo_in_card(folder: Path, repo_id: str) -> None:
+    """A trainer-made card is rewritten so that its loading example names the pushed repo."""
+    from quilt_hf.model_card import is_quilt_card, read_training_run, render_model_card
+
+    if (
+        (folder / "config.json").is_file()
+        and (folder / "README.md").is_file()
+        and read_training_run(folder) is not None
+        and is_quilt_card(folder)
+    ):
+        render_model_card(folder, repo_id)

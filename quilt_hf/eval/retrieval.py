@@ -4,6 +4,10 @@ Images are de-duplicated (same ``image_sha256`` = same image) so an image's posi
 its texts; each text has exactly one positive image. Recall@K counts a query as a hit when *any*
 positive is in its top K (CLIP_benchmark's definition). Similarities are computed one block of
 queries at a time, so memory is ``chunk_size x N`` rather than ``N x N``.
+
+``recall_at_k`` is the one Recall@K of the project: the trainer's periodic evaluation calls it too,
+so training-time recall, ``quilt eval retrieval`` and the model card share the metric and its
+names (``image_to_text_R@K``, ``text_to_image_R@K``).
 """
 
 from __future__ import annotations
