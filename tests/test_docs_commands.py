@@ -222,8 +222,9 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
         needs=(TRAIN,),
     ),
     "quilt push dataset quilt_1m --repo-id ORG/quilt_1m": Run(
-        subs=(("ORG/", "org/"),),
-        needs=(BUILD,),  # HF_TOKEN is set in the workspace
+        # a public repo beside the --private one above (HF_TOKEN is set in the workspace)
+        subs=(("ORG/quilt_1m", "org/quilt_1m_public"),),
+        needs=(BUILD,),
     ),
     "quilt push dataset quilt_1m --metadata-only ...": Run(
         subs=(("...", "--repo-id org/quilt_1m_metadata"),), needs=(BUILD,)
