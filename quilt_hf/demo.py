@@ -1,7 +1,8 @@
 """``quilt demo``: the whole chain on the bundled sample corpus, offline, in one folder.
 
 sample sources -> YouTube pipeline (yt-dlp from the loopback sample server) -> quilt_1m/ ->
-tiny CLIP training (``python -m trainer``) -> evaluation -> model and dataset cards -> summary.
+tiny CLIP training (``python -m trainer``) -> evaluation -> model and dataset cards -> the
+dataset gallery (``quilt inspect``) and the training report (``quilt report``) -> summary.
 Each step writes into ``out`` and is skipped when its output is already complete, so a demo that
 was interrupted resumes.
 """
@@ -29,6 +30,8 @@ class DemoResult:
     zeroshot: dict[str, dict[str, float]] = field(default_factory=dict)
     retrieval: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    gallery: Path | None = None  # index.html of `quilt inspect`
+    report: Path | None = None  # index.html of `quilt report`
 
 
 def trainer_config_dir() -> Path:
@@ -71,6 +74,10 @@ def run_demo(
         result.zeroshot, result.retrieval = evaluate(final, dataset_dir, eval_dir)
     with _step(result, "cards"):
         write_model_card_for_demo(final, eval_dir, dataset_dir)
+    with _step(result, "gallery"):
+        result.gallery = write_gallery(dataset_dir, out_dir / "gallery")
+    with _step(result, "report"):
+        result.report = write_report(run_dir, eval_dir, out_dir / "report")
     (out_dir / "demo_summary.json").write_text(
         json.dumps(
             {
@@ -80,6 +87,8 @@ def run_demo(
                 "zeroshot": result.zeroshot,
                 "retrieval": result.retrieval,
                 "seconds": result.seconds,
+                "gallery": str(result.gallery),
+                "report": str(result.report),
             },
             indent=2,
         )
@@ -162,6 +171,27 @@ def write_model_card_for_demo(model_dir: Path, eval_dir: Path, dataset_dir: Path
     render_model_card(model_dir, "quilt-hf/quiltnet-tiny-demo")
 
 
+def write_gallery(dataset_dir: Path, site_dir: Path) -> Path:
+    """``quilt inspect`` the dataset, with the lectures' process folders drawn on the timelines."""
+    from quilt_hf.cli import main as quilt
+    from quilt_hf.dataset_folder import WORK_DIRNAME
+
+    work = dataset_dir / WORK_DIRNAME  # the quilt source processes each lecture in there
+    videos = ["--videos", str(work)] if next(work.glob("**/pairs.jsonl"), None) else []
+    if quilt(["inspect", str(dataset_dir), "--out", str(site_dir), *videos]) != 0:
+        raise QuiltError("quilt inspect failed; see above")
+    return site_dir / "index.html"
+
+
+def write_report(run_dir: Path, eval_dir: Path, report_dir: Path) -> Path:
+    """``quilt report`` of the training run with the evaluation results."""
+    from quilt_hf.cli import main as quilt
+
+    if quilt(["report", str(run_dir), "--eval", str(eval_dir), "--out", str(report_dir)]) != 0:
+        raise QuiltError("quilt report failed; see above")
+    return report_dir / "index.html"
+
+
 def format_demo_summary(result: DemoResult) -> str:
     lines = ["", "== quilt demo: done ==", f"everything is in {result.out_dir}"]
     for subset, by_split in result.counts.items():
@@ -187,6 +217,8 @@ def format_demo_summary(result: DemoResult) -> str:
         f"    dataset     {result.out_dir / 'quilt_1m'} (README.md is its card; load_dataset works)",
         f"    model       {result.out_dir / 'run' / 'final'} (README.md is its card)",
         f"    metrics     {result.out_dir / 'run' / 'metrics.jsonl'}, {result.out_dir / 'eval'}",
+        f"    gallery     {result.gallery} (the dataset: filters, search, video timelines)",
+        f"    report      {result.report} (loss and recall curves, zero-shot chart, model card)",
         "  (a tiny random CLIP trained for a few steps: the numbers show the chain works, not a model)",
         "  seconds per step: " + ", ".join(f"{k} {v}" for k, v in result.seconds.items()),
     ]

@@ -55,4 +55,7 @@ if [[ $DEV == 1 ]]; then
       "torch==2.14.1" "torchvision==0.29.1" "clip-benchmark" "numpy<2.4"
   fi
 fi
+# yt-dlp needs a JavaScript runtime (the deno package's binary) and its EJS scripts for YouTube:
+# say what it sees, without failing the install on an optional piece (cookies).
+"$VENV/bin/quilt" youtube doctor || echo "warning: see above: YouTube fetches may not work" >&2
 echo "quilt-hf installed in $VENV ($("$VENV/bin/quilt" --version))"

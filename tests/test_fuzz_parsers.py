@@ -1,11 +1,13 @@
 """Property tests (hypothesis) for the parsers of untrusted input: WebVTT/SRT captions, JATS
 articles in PMC packages, and Twitter API v2 JSONL.
 
-The property is the same for all three: any input ends in a result or in our own clear error
-(``QuiltError`` raised, or ``SkipRecord`` raised or yielded), never in another exception. Inputs are
-drawn three ways: arbitrary values, structured generators of the format (so the deep code paths are
-reached, not only the first syntax check), and mutations (truncation, deletion, byte flips, hostile
-snippets) of valid documents. Examples are bounded and deadlines off so CI stays stable.
+Two properties for each: any input ends in a result or in our own clear error (``QuiltError``
+raised, or ``SkipRecord`` raised or yielded), never in another exception; and every *valid*
+generated document round-trips, its content coming back out exactly (so a parser that refused
+everything would fail). Junk is drawn three ways: arbitrary values, structured generators of the
+format (so the deep code paths are reached, not only the first syntax check), and mutations
+(truncation, deletion, byte flips, hostile snippets) of valid documents. Examples are bounded and
+deadlines off so CI stays stable.
 """
 
 from __future__ import annotations
@@ -183,6 +185,103 @@ def test_the_vtt_seeds_are_valid():
     assert " ".join(w.text for w in srt.words) == "H&E stain of a lymph node"
 
 
+# Valid captions, drawn: words are letters (no markup, no sound events), cues do not overlap.
+_spoken = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=9)
+
+
+@st.composite
+def timed_lines(draw: st.DrawFn, min_words: int = 1) -> list[tuple[int, int, list[str]]]:
+    """(start ms, end ms, words) for 1-6 consecutive cues, each line unlike the one before."""
+    cues, t = [], draw(st.integers(0, 3_600_000))
+    for _ in range(draw(st.integers(1, 6))):
+        words = draw(st.lists(_spoken, min_size=min_words, max_size=5))
+        if cues and words == cues[-1][2]:
+            words = [*words, "more"]
+        start = t + draw(st.integers(0, 5_000))
+        end = start + draw(st.integers(100 * len(words), 10_000))
+        cues.append((start, end, words))
+        t = end
+    return cues
+
+
+def _clock(ms: int, comma: bool = False) -> str:
+    text = f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+    return text.replace(".", ",") if comma else text
+
+
+def render_vtt(cues: list[tuple[int, int, list[str]]]) -> str:
+    blocks = [f"{_clock(a)} --> {_clock(b)}\n{' '.join(w)}" for a, b, w in cues]
+    return "WEBVTT\n\n" + "\n\n".join(blocks) + "\n"
+
+
+def render_srt(cues: list[tuple[int, int, list[str]]]) -> str:
+    blocks = [
+        f"{n}\n{_clock(a, True)} --> {_clock(b, True)}\n{' '.join(w)}"
+        for n, (a, b, w) in enumerate(cues, start=1)
+    ]
+    return "\n\n".join(blocks) + "\n"
+
+
+def render_youtube_rolling(cues: list[tuple[int, int, list[str]]]) -> tuple[str, list[float]]:
+    """YouTube's auto-caption layout (see ROLLING_VTT): each cue repeats the previous line, then
+    the new line with an inline time before every word after the first, then a 10 ms flip cue
+    with the finished line alone. Returns the document and every word's start in seconds."""
+    blocks, starts, previous = [], [], " "
+    for start, end, words in cues:
+        step = (end - start) // len(words)
+        times = [start + i * step for i in range(len(words))]
+        starts += [t / 1000 for t in times]
+        timed = words[0] + "".join(
+            f"<{_clock(t)}><c> {w}</c>" for t, w in zip(times[1:], words[1:], strict=True)
+        )
+        blocks.append(
+            f"{_clock(start)} --> {_clock(end)} align:start position:0%\n{previous}\n{timed}"
+        )
+        previous = " ".join(words)
+        blocks.append(
+            f"{_clock(end)} --> {_clock(end + 10)} align:start position:0%\n{previous}\n "
+        )
+    return "WEBVTT\nKind: captions\nLanguage: en\n\n" + "\n\n".join(blocks) + "\n", starts
+
+
+def assert_cue_words(transcript, cues: list[tuple[int, int, list[str]]]) -> None:
+    assert [w.text for w in transcript.words] == [w for _, _, words in cues for w in words]
+    at = 0
+    for start, end, words in cues:  # every word inside its cue; a cue's words share its span
+        mine = transcript.words[at : at + len(words)]
+        at += len(words)
+        assert mine[0].start == pytest.approx(start / 1000, abs=1e-3)
+        assert mine[-1].end == pytest.approx(end / 1000, abs=1e-3)
+        assert all(start / 1000 - 1e-3 <= w.start <= w.end <= end / 1000 + 1e-3 for w in mine)
+
+
+@FUZZ
+@given(timed_lines())
+def test_valid_vtt_and_srt_round_trip(cues):
+    assert_cue_words(parse_captions(render_vtt(cues)), cues)
+    assert_cue_words(parse_captions(render_srt(cues), fmt="srt"), cues)
+
+
+@FUZZ
+@given(timed_lines(min_words=2))  # a one-word line carries no inline time: not a rolling line
+def test_valid_youtube_rolling_captions_round_trip_with_word_times(cues):
+    document, starts = render_youtube_rolling(cues)
+    transcript = parse_captions(document)
+    assert transcript.meta["rolling"] is True
+    assert [w.text for w in transcript.words] == [w for _, _, words in cues for w in words]
+    assert [w.start for w in transcript.words] == pytest.approx(starts, abs=1e-3)
+
+
+@SLOW_FUZZ
+@given(timed_lines(), st.sampled_from([".vtt", ".srt", ".VTT"]))
+def test_valid_caption_files_round_trip(cues, suffix):
+    text = render_srt(cues) if suffix == ".srt" else render_vtt(cues)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"captions{suffix}"
+        path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # BOM, CRLF
+        assert_cue_words(read_captions(path), cues)
+
+
 # --- JATS in PMC packages ---------------------------------------------------------------------
 
 FIGURE_PNG = make_composite((1, 2))
@@ -338,6 +437,78 @@ def test_the_jats_seed_is_valid_and_entity_declarations_are_hostile():
     assert skip.reason == "hostile_xml"
 
 
+# Valid articles, drawn: figures with a label, an optional title and a caption paragraph that
+# uses entities and inline markup the way PMC articles do.
+CAPTION_WORDS = [
+    ("granulomas", "granulomas"),
+    ("lymph", "lymph"),
+    ("node", "node"),
+    ("H&amp;E", "H&E"),
+    ("<italic>in situ</italic>", "in situ"),
+    ("<bold>Ki-67</bold>", "Ki-67"),
+    ("40&#215;", "40\u00d7"),
+    ("CD3<sup>+</sup>", "CD3+"),
+    ("&lt;5%", "<5%"),
+    ("steatosis.", "steatosis."),
+]
+LICENSES = [("https://creativecommons.org/licenses/by/4.0/", "CC BY 4.0"), (None, "")]
+_caption = st.lists(st.sampled_from(CAPTION_WORDS), min_size=1, max_size=8)
+
+
+@st.composite
+def valid_articles(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str, bytes]], str]:
+    """(nxml, [(figure id, expected caption, image bytes)], expected licence)."""
+    from sources_fixtures import make_jpeg
+
+    figures, expected = [], []
+    for number in range(1, draw(st.integers(1, 3)) + 1):
+        title = draw(st.one_of(st.just([]), _caption))
+        words = draw(_caption)
+        xml_title = " ".join(x for x, _ in title)
+        figures.append(
+            fig(
+                f"f{number}",
+                f"Figure {number}",
+                xml_title,
+                " ".join(x for x, _ in words),
+                f"f{number}",
+            )
+        )
+        caption = " ".join(text for _, text in [*title, *words])
+        expected.append((f"f{number}", caption, make_jpeg(number)))
+    href, licence = draw(st.sampled_from(LICENSES))
+    pmcid = f"PMC{draw(st.integers(1, 99_999_999))}"
+    return jats_article(pmcid, figures, license_href=href).encode(), expected, licence
+
+
+@FUZZ
+@given(valid_articles())
+def test_valid_jats_round_trips(article):
+    nxml, expected, licence = article
+    root = pubmed.parse_jats(nxml, "valid.nxml")
+    assert pubmed.article_license(root) == licence
+    assert [pubmed.figure_caption(f)[0] for f in root.iter("fig")] == [c for _, c, _ in expected]
+
+
+@SLOW_FUZZ
+@given(valid_articles())
+def test_valid_pmc_packages_give_every_figure_as_a_pair(article):
+    from sources_fixtures import write_package
+
+    nxml, expected, licence = article
+    pmcid = "PMC" + nxml.split(b'pub-id-type="pmc">')[1].split(b"<")[0].decode()
+    files = {"article.nxml": nxml, **{f"{name}.jpg": image for name, _, image in expected}}
+    with tempfile.TemporaryDirectory() as folder:
+        package = write_package(Path(folder) / f"{pmcid}.tar.gz", pmcid, files)
+        task = ShardTask("pubmed", "pubmed-00000", (str(package),), {})
+        items = list(pubmed.iter_candidates(task))
+    assert all(isinstance(i, Candidate) for i in items), items
+    assert [(i.source_id, i.caption, i.image_bytes) for i in items] == [
+        (f"{pmcid}/{name}", caption, image) for name, caption, image in expected
+    ]
+    assert {i.fields["license"] for i in items} == {licence}
+
+
 # --- Twitter API v2 JSONL ---------------------------------------------------------------------
 
 # Strings without ":" so that no generated value is a fetchable url: arbitrary JSON must never
@@ -421,11 +592,26 @@ WRONG_TYPED_TWEETS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG_TYPED_TWEETS))
+# A line that parses but holds no tweet, media or error today vanishes without a counted skip
+# (twitter.plan_shards keeps only tweets and errors): the project's rule is a reasoned skip.
+_DROPPED_UNCOUNTED = pytest.mark.xfail(
+    strict=True, reason="issue 15: sources/twitter.py drops a tweet-less JSON line uncounted"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=_DROPPED_UNCOUNTED)
+        if name in ("data_scalar", "media_scalar", "errors_scalar")
+        else name
+        for name in sorted(WRONG_TYPED_TWEETS)
+    ],
+)
 def test_wrong_typed_tweet_fields_become_skips(name, tmp_path):
     lines = WRONG_TYPED_TWEETS[name]
     items = run_twitter(lines, tmp_path)
-    assert all(isinstance(i, SkipRecord) for i in items)
+    assert items and all(isinstance(i, SkipRecord) for i in items), items
 
 
 def test_a_deeply_nested_line_is_malformed_json(tmp_path):
@@ -470,6 +656,71 @@ def test_the_tweet_seed_is_valid(media_server, tmp_path):
     assert [i.reason for i in items if isinstance(i, SkipRecord)] == ["tweet_not_hydrated"]
 
 
+TWEET_WORDS = [
+    ("granulomas", "granulomas"),
+    ("lymph", "lymph"),
+    ("node", "node"),
+    ("H&amp;E", "H&E"),
+    ("40x", "40x"),
+    ("caf\u00e9-au-lait", "caf\u00e9-au-lait"),
+    ("&lt;2mm", "<2mm"),
+    ("#pathology", ""),  # a community hashtag: dropped wherever it stands
+]
+_tweet_words = st.lists(st.sampled_from(TWEET_WORDS), min_size=1, max_size=6).filter(
+    lambda words: any(text for _, text in words)
+)
+
+
+@st.composite
+def valid_threads(draw: st.DrawFn, url: str) -> tuple[dict, list[tuple[str, str]], int]:
+    """(v2 response, [(conversation id, expected caption)], replies by other authors)."""
+    tweets, expected, others = [], [], 0
+    for number in range(draw(st.integers(1, 3))):
+        root_id = str(1000 + 10 * number)
+        words = draw(_tweet_words)
+        mention = draw(st.sampled_from(["", "@histo_fan "]))
+        link = draw(st.sampled_from(["", " https://t.co/Ab12Cd"]))
+        tail = draw(st.sampled_from(["", " #dermpath", " #dermpath #FOAMed"]))
+        text = mention + " ".join(x for x, _ in words) + link + tail
+        tweets.append(tweet(root_id, text, "u1", media_keys=["m1"]))
+        caption = [t for _, t in words if t]
+        if draw(st.booleans()):  # the author continues the case in a self-reply
+            more = draw(_tweet_words)
+            tweets.append(
+                tweet(
+                    str(int(root_id) + 1),
+                    " ".join(x for x, _ in more),
+                    "u1",
+                    root_id,
+                    reply_to=root_id,
+                )
+            )
+            caption += [t for _, t in more if t]
+        if draw(st.booleans()):
+            tweets.append(
+                tweet(str(int(root_id) + 2), "nice case!", "u2", root_id, reply_to=root_id)
+            )
+            others += 1
+        expected.append((root_id, " ".join(caption)))
+    return api_response(tweets, [photo("m1", url)]), expected, others
+
+
+@SLOW_FUZZ
+@given(data=st.data())
+def test_valid_threads_round_trip_to_pairs(media_server, data):
+    from sources_fixtures import make_jpeg
+
+    response, expected, others = data.draw(valid_threads(media_server.base + "/m1.jpg"))
+    with tempfile.TemporaryDirectory() as folder:
+        items = run_twitter([response], Path(folder))
+    pairs = [i for i in items if isinstance(i, Candidate)]
+    assert [(p.source_id, p.caption) for p in pairs] == expected
+    assert all(p.image_bytes == make_jpeg(0) for p in pairs)
+    assert [i.reason for i in items if isinstance(i, SkipRecord)] == [
+        "reply_by_other_author"
+    ] * others
+
+
 @SLOW_FUZZ
 @given(
     lines=st.lists(
@@ -497,3 +748,15 @@ def test_tweet_text_cleaning_never_fails(text):
     assert cleaned == cleaned.strip()
     assert not re.search(r"https?://\S", cleaned)
     assert isinstance(twitter.pathology_tags([text]), list)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz\u00e9", min_size=1, max_size=9), min_size=1
+    ),
+    st.sampled_from([" ", "  ", "\n", " \t "]),
+)
+def test_plain_tweet_words_survive_cleaning(words, separator):
+    """Words without markup, links, mentions or hashtags come through unchanged."""
+    assert twitter.clean_tweet_text(separator.join(words)) == " ".join(words)

@@ -13,8 +13,10 @@ from PIL import Image
 from quilt_hf.cli import main
 
 
-def test_arch_books_and_pubmed_sets(tmp_path: Path):
-    images = tmp_path / "books_set" / "images"
+def write_books_set(folder: Path) -> Path:
+    """ARCH's books_set layout: captions.json and images/ (entry 3 lacks its image, entry 5's
+    uuid is a path); also used by the docs test. Returns captions.json."""
+    images = folder / "images"
     images.mkdir(parents=True)
     rng = np.random.default_rng(0)
     entries = {}
@@ -36,8 +38,14 @@ def test_arch_books_and_pubmed_sets(tmp_path: Path):
         "caption": "bad id",
         "uuid": "../../etc/passwd",
     }
-    captions = tmp_path / "books_set" / "captions.json"
+    captions = folder / "captions.json"
     captions.write_text(json.dumps(entries))
+    return captions
+
+
+def test_arch_books_and_pubmed_sets(tmp_path: Path):
+    captions = write_books_set(tmp_path / "books_set")
+    images = tmp_path / "books_set" / "images"
     out = tmp_path / "arch"
     assert (
         main(

@@ -34,6 +34,11 @@ def jpeg(seed: int) -> bytes:
 
 @pytest.fixture()
 def release(tmp_path: Path) -> dict[str, Path]:
+    return write_release(tmp_path)
+
+
+def write_release(tmp_path: Path) -> dict[str, Path]:
+    """quilt_1M_lookup.csv and quilt_1m_images_part1.zip in ``tmp_path`` (also used by the docs test)."""
     names = [f"{VIDEO}_image_{i:04d}-uuid.jpg" for i in range(4)] + [
         "openpath_tw1.jpg",
         "pubmed_fig.jpg",

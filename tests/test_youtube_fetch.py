@@ -131,7 +131,16 @@ def test_ffmpeg_comes_from_imageio_when_the_system_has_none(monkeypatch, tmp_pat
             "unavailable",
         ),
         ("[youtube] abc: Private video. Sign in if you've been granted access", "unavailable"),
-        ("[youtube] abc: Sign in to confirm you're not a bot", "login_required"),
+        ("[youtube] abc: Sign in to confirm you’re not a bot. Use --cookies", "bot_check"),
+        ("[youtube] abc: Sign in to confirm you're not a bot", "bot_check"),
+        (
+            "[youtube] abc: Sign in to confirm your age. This video may be inappropriate",
+            "login_required",
+        ),
+        (
+            "[youtube] abc: This video is available to this channel's members. Sign in",
+            "login_required",
+        ),
         ("Unable to download webpage: HTTP Error 429: Too Many Requests", "rate_limited"),
         ("Requested format is not available. Use --list-formats", "no_format"),
         ("[download] Got error: HTTP Error 503: Service Unavailable. Giving up", "server_error"),

@@ -172,8 +172,6 @@ def test_run_refuses_an_unreachable_llm_before_touching_any_video(tmp_path, caps
 
 def test_run_a_video_without_audio_is_a_reasoned_failure(lectures, tmp_path):
     """No captions and no audio track: the ASR fallback fails clearly; the other video is kept."""
-    pytest.importorskip("pocketsphinx")
-    pytest.importorskip("quilt_hf.text.pipeline")
     make_video(lectures / "mute.mp4", seconds=1, audio=False)
     write_page(lectures, "mute", [("mute.mp4", 240)], None)
     with serve(lectures) as base:

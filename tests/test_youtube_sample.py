@@ -76,8 +76,6 @@ def test_sample_lecture_pages_are_discovered_and_fetched(corpus, tmp_path):
 @pytest.mark.slow
 def test_run_and_build_source_end_to_end_on_sample_lectures(corpus, tmp_path):
     """discover -> run (fetch + the real process_video) -> the ``quilt`` build source."""
-    pytest.importorskip("quilt_hf.video.pipeline")
-    pytest.importorskip("quilt_hf.text.pipeline")
     from quilt_hf.cli import main
     from quilt_hf.records import Candidate
     from quilt_hf.sources import quilt
@@ -132,8 +130,6 @@ def test_run_and_build_source_end_to_end_on_sample_lectures(corpus, tmp_path):
 @pytest.mark.slow
 def test_run_bad_inputs_are_reasoned_and_the_good_video_survives(corpus, tmp_path):
     """Real process_video on: a good lecture, a corrupt mp4, empty and malformed captions."""
-    pytest.importorskip("quilt_hf.video.pipeline")
-    pytest.importorskip("quilt_hf.text.pipeline")
     from quilt_hf.sources.youtube.run import run_videos
 
     web, _ = corpus
@@ -165,8 +161,6 @@ def test_run_bad_inputs_are_reasoned_and_the_good_video_survives(corpus, tmp_pat
 @pytest.mark.slow
 def test_build_source_processes_local_sample_videos(corpus, tmp_path):
     """``sources.quilt: {videos: [...], captions: vtt}`` as the sample's build.yaml writes it."""
-    pytest.importorskip("quilt_hf.video.pipeline")
-    pytest.importorskip("quilt_hf.text.pipeline")
     import shutil
 
     from quilt_hf.records import Candidate

@@ -11,8 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole chain on the bundled sample corpus, offline",
         description="Sample sources -> YouTube pipeline (yt-dlp from a loopback server) -> "
-        "quilt_1m dataset -> tiny CLIP training -> evaluation -> model and dataset cards, all in "
-        "OUT, with a summary at the end. Takes a few minutes on a 2-core machine; a rerun resumes.",
+        "quilt_1m dataset -> tiny CLIP training -> evaluation -> model and dataset cards -> the "
+        "dataset gallery (quilt inspect) and the training report (quilt report), all in OUT, with a "
+        "summary at the end. Takes a few minutes on a 2-core machine; a rerun resumes.",
     )
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     parser.add_argument("--seed", type=int, default=0)

@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_fetch(commands)
     _register_process(commands)
     _register_run(commands)
+    _register_doctor(commands)
 
 
 # ----------------------------------------------------------------------------------- discover
@@ -143,19 +144,62 @@ def _add_fetch_options(p: argparse.ArgumentParser) -> None:
         "--ffmpeg", default=None, help="ffmpeg binary (default: system, else imageio-ffmpeg's)"
     )
     p.add_argument("--no-archive", action="store_true", help="do not use download_archive.txt")
-    p.add_argument("--cookies", type=Path, help="Netscape cookies file (YouTube bot checks)")
+    _add_cookies_option(p)
     p.add_argument("--sleep", type=float, default=0.0, help="seconds to wait between downloads")
+    p.add_argument(
+        "--sleep-requests",
+        type=float,
+        default=0.0,
+        help="seconds to wait between the HTTP requests of one video's extraction",
+    )
+    p.add_argument(
+        "--backoff",
+        type=float,
+        default=30.0,
+        help="after a bot check or HTTP 429, wait this many seconds, then twice as long, ... "
+        "(at most 600) and retry the video, twice (30)",
+    )
+    _add_js_runtime_option(p)
+
+
+def _add_cookies_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cookies", type=Path, help="Netscape cookies file (YouTube bot checks)")
+
+
+def _add_js_runtime_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--js-runtime",
+        metavar="RUNTIME[:PATH]",
+        help="JavaScript runtime for yt-dlp's YouTube challenges: deno, node, bun or quickjs "
+        "(default: the deno binary installed with quilt-hf)",
+    )
+
+
+def _js_runtimes(spec: str | None) -> dict[str, dict[str, str]] | None:
+    """``--js-runtime node:/usr/bin/node`` as yt-dlp's ``js_runtimes`` parameter."""
+    if spec is None:
+        return None
+    from quilt_hf.sources.youtube.doctor import EXECUTABLES
+
+    name, _, path = spec.partition(":")
+    if name not in EXECUTABLES:
+        raise QuiltError(f"--js-runtime: unknown runtime {name!r}; use one of {list(EXECUTABLES)}")
+    return {name: {"path": path} if path else {}}
 
 
 def _fetch_options(args: argparse.Namespace):
     from quilt_hf.sources.youtube.fetch import FORMAT_360P, FetchOptions
 
+    if args.backoff < 0:
+        raise QuiltError("--backoff must be >= 0 seconds")
     return FetchOptions(
         format=args.format or FORMAT_360P,
         retries=args.retries,
         fragment_retries=args.retries,
         ffmpeg_location=args.ffmpeg,
         use_archive=not args.no_archive,
+        js_runtimes=_js_runtimes(args.js_runtime),
+        backoff_s=args.backoff,
         extra=_ytdlp_extra(args),
     )
 
@@ -168,7 +212,31 @@ def _ytdlp_extra(args: argparse.Namespace) -> dict[str, Any]:
         extra["cookiefile"] = str(args.cookies)
     if args.sleep > 0:
         extra["sleep_interval"] = args.sleep
+    if args.sleep_requests > 0:
+        extra["sleep_interval_requests"] = args.sleep_requests
     return extra
+
+
+def _warn_if_youtube_cannot_work(rows: list[dict[str, Any]], options) -> None:
+    """Before fetching YouTube urls: say on stderr what yt-dlp lacks (runtime, EJS scripts)."""
+    from quilt_hf.sources.youtube.doctor import check_ejs, check_js_runtime, ytdlp_header
+    from quilt_hf.sources.youtube.fetch import js_runtimes
+
+    if not any("youtube" in (row.get("webpage_url") or "youtube") for row in rows):
+        return
+    runtimes = js_runtimes(options)
+    for check in (check_js_runtime(runtimes, ytdlp_header(runtimes)), check_ejs()):
+        if not check.ok:
+            print(
+                f"warning: {check.name}: {check.detail}; YouTube formats may be missing. "
+                f"{check.hint} (see `quilt youtube doctor`)",
+                file=sys.stderr,
+            )
+
+
+def _print_hints(results: list[dict[str, Any]]) -> None:
+    for hint in dict.fromkeys(r["hint"] for r in results if r.get("hint")):
+        print(f"hint: {hint}", file=sys.stderr)
 
 
 def _register_fetch(commands: argparse._SubParsersAction) -> None:
@@ -191,12 +259,15 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from quilt_hf.sources.youtube.fetch import fetch_all
 
     rows = read_videos_jsonl(args.videos)
+    options = _fetch_options(args)
+    _warn_if_youtube_cannot_work(rows, options)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = list(fetch_all(rows, args.out, _fetch_options(args)))
+    results = list(fetch_all(rows, args.out, options))
     write_jsonl(args.out / "fetch_results.jsonl", results)
     status = Counter(r["status"] for r in results)
     reasons = Counter(r["reason"] for r in results if r["status"] == "failed")
     print(f"{dict(status)} failures: {dict(reasons)} -> {args.out / 'fetch_results.jsonl'}")
+    _print_hints(results)
     return 0 if status.get("failed", 0) < len(results) or not results else 1
 
 
@@ -349,10 +420,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         classifier=_classifier_config(args.classifier),
         extra=extra,
     )
+    fetch_options = _fetch_options(args)
+    _warn_if_youtube_cannot_work(rows, fetch_options)
     summary = run_videos(
         rows,
         args.out,
-        fetch_options=_fetch_options(args),
+        fetch_options=fetch_options,
         process_options=options,
         workers=args.workers,
     )
@@ -360,5 +433,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{summary['status']} failures: {summary['failures']} pairs: {summary['pairs']} "
         f"-> {args.out / 'run_summary.json'}"
     )
+    _print_hints(summary["results"])
     failed = summary["status"].get("failed", 0)
     return 0 if failed < len(rows) or not rows else 1
+
+
+# ------------------------------------------------------------------------------------- doctor
+def _register_doctor(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "doctor",
+        help="say what a YouTube fetch needs and what is missing here",
+        description="Check what yt-dlp needs to download from YouTube: a JavaScript runtime "
+        "(yt-dlp's own view, then a script run in it), the EJS challenge scripts, ffmpeg, and "
+        "(optional) a cookies file. Exit 1 when a required piece is missing.",
+    )
+    _add_cookies_option(p)
+    p.add_argument("--ffmpeg", default=None, help="ffmpeg binary to check (default: as fetch)")
+    _add_js_runtime_option(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from quilt_hf.sources.youtube.doctor import as_json, run_checks
+
+    checks, header = run_checks(args.cookies, args.ffmpeg, _js_runtimes(args.js_runtime))
+    report = as_json(checks, header)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for check in checks:
+            mark = "ok" if check.ok else ("MISSING" if check.required else "warning")
+            print(f"{mark:8} {check.name:12} {check.detail}")
+            if check.hint and not check.ok:
+                print(f"{'':8} {'':12} -> {check.hint}")
+        print(f"yt-dlp sees: JS runtimes: {header.get('JS runtimes')}")
+    return 0 if report["ok"] else 1

@@ -9,6 +9,12 @@ Layout (shared with ``quilt youtube run`` and the ``quilt`` build source)::
     OUT/download_archive.txt                   yt-dlp's archive: reruns skip finished videos
 
 Each video is fetched on its own; a failure is recorded with a reason and never stops the run.
+YouTube's bot check ("Sign in to confirm you're not a bot") and HTTP 429 are retried after an
+exponential backoff and, when they persist, recorded with their own reason and a hint.
+
+yt-dlp (>= 2025.11) solves YouTube's JavaScript challenges with an external runtime and its EJS
+scripts: the ``deno`` package puts a Deno binary in the environment's ``bin/`` and ``yt-dlp-ejs``
+ships the scripts; ``js_runtimes()`` hands that binary to yt-dlp explicitly.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +50,43 @@ class FetchOptions:
     socket_timeout: float = 30.0
     ffmpeg_location: str | None = None  # None: system ffmpeg, else imageio-ffmpeg's binary
     use_archive: bool = True
+    # yt-dlp's js_runtimes, e.g. {"node": {"path": "/usr/bin/node"}}; None: the deno package's binary
+    js_runtimes: dict[str, dict[str, str]] | None = None
+    # after a bot check or HTTP 429: wait backoff_s, then 2x, ... (at most max_backoff_s), and retry
+    # the same video up to backoff_retries times before recording the failure
+    backoff_s: float = 30.0
+    max_backoff_s: float = 600.0
+    backoff_retries: int = 2
     extra: dict[str, Any] = field(default_factory=dict)  # any other YoutubeDL option
+
+
+# Reasons that mean "this address is being throttled", not "this video is broken".
+THROTTLE_REASONS = ("bot_check", "rate_limited")
+HINTS = {
+    "bot_check": "YouTube asks this address to sign in to prove it is not a bot: pass --cookies "
+    "FILE (cookies.txt exported from a browser logged in to YouTube) and slow down with --sleep "
+    "and --sleep-requests",
+    "rate_limited": "YouTube answers HTTP 429 Too Many Requests: slow down with --sleep and "
+    "--sleep-requests, use fewer --workers, or pass --cookies FILE",
+}
+
+
+def deno_path() -> str | None:
+    """The Deno binary of the ``deno`` package (installed with quilt-hf[video]), else one on PATH."""
+    try:
+        from deno import find_deno_bin
+
+        return find_deno_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("deno")
+
+
+def js_runtimes(options: FetchOptions | None = None) -> dict[str, dict[str, str]]:
+    """yt-dlp's ``js_runtimes`` parameter: the configured ones, else Deno at an explicit path."""
+    if options is not None and options.js_runtimes is not None:
+        return options.js_runtimes
+    path = deno_path()
+    return {"deno": {"path": path} if path else {}}  # {}: yt-dlp looks for deno itself
 
 
 def ffmpeg_location() -> str | None:
@@ -80,6 +123,7 @@ def ydl_params(video_id: str, out_dir: Path, options: FetchOptions) -> dict[str,
         "noplaylist": True,
         "overwrites": False,
         "continuedl": True,
+        "js_runtimes": js_runtimes(options),
     }
     location = options.ffmpeg_location or ffmpeg_location()
     if location:
@@ -125,6 +169,7 @@ def classify_error(message: str) -> str:
     text = message.lower()
     rules = [
         ("unsupported url", "unsupported_url"),
+        ("not a bot", "bot_check"),  # before "sign in": YouTube's throttle, not a login wall
         ("private video", "unavailable"),
         ("video unavailable", "unavailable"),
         ("has been removed", "unavailable"),
@@ -133,6 +178,7 @@ def classify_error(message: str) -> str:
         ("http error 404", "not_found"),
         ("http error 403", "forbidden"),
         ("http error 429", "rate_limited"),
+        ("too many requests", "rate_limited"),
         ("http error 5", "server_error"),
         ("more expected", "incomplete"),
         ("timed out", "timeout"),
@@ -149,8 +195,6 @@ def fetch_video(
     row: dict[str, Any], out_dir: Path, options: FetchOptions | None = None
 ) -> dict[str, Any]:
     """Fetch one ``videos.jsonl`` row; return a result row with ``status`` and, on failure, ``reason``."""
-    import yt_dlp
-
     options = options or FetchOptions()
     out_dir = Path(out_dir)
     try:
@@ -172,34 +216,21 @@ def fetch_video(
 
     folder.mkdir(parents=True, exist_ok=True)
     params = ydl_params(video_id, out_dir, options)
-    try:
-        try:
-            with yt_dlp.YoutubeDL(params) as ydl:
-                info = ydl.extract_info(url, download=True)
-        except yt_dlp.utils.DownloadError as error:
-            if "unable to download video subtitles" not in str(error).lower():
-                raise
-            # broken captions (empty, 404) must not cost the video: fetch it without them
-            result["captions_error"] = _message(error)[:300]
-            params = {**params, "writesubtitles": False, "writeautomaticsub": False}
-            with yt_dlp.YoutubeDL(params) as ydl:
-                info = ydl.extract_info(url, download=True)
-    except yt_dlp.utils.DownloadError as error:
-        message = _message(error)
-        return {
-            **result,
-            "status": "failed",
-            "reason": classify_error(message),
-            "detail": message[:500],
-        }
-    except Exception as error:  # one broken video must never stop the run
-        log.exception("fetch of %s crashed", video_id)
-        return {
-            **result,
-            "status": "failed",
-            "reason": "crash",
-            "detail": f"{type(error).__name__}: {error}",
-        }
+    waits: list[float] = []
+    while True:
+        info, failure = _download(url, params, result)
+        if failure is None or failure["reason"] not in THROTTLE_REASONS:
+            break
+        if len(waits) >= options.backoff_retries:
+            failure["hint"] = HINTS[failure["reason"]]
+            break
+        waits.append(min(options.backoff_s * 2 ** len(waits), options.max_backoff_s))
+        log.warning("%s: %s; retrying in %.0f s", video_id, failure["reason"], waits[-1])
+        time.sleep(waits[-1])
+    if waits:
+        result["backoff_waits"] = waits
+    if failure is not None:
+        return {**result, "status": "failed", **failure}
 
     files = find_files(folder, video_id)
     if files.video is None:
@@ -217,6 +248,32 @@ def fetch_video(
         ("manual" if lang in manual else "automatic" for lang in requested), None
     )
     return {**result, "status": "fetched", **_describe(files, out_dir)}
+
+
+def _download(
+    url: str, params: dict[str, Any], result: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """One yt-dlp attempt: (info, None), or (None, {"reason", "detail"}) when it failed."""
+    import yt_dlp
+
+    try:
+        try:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                return ydl.extract_info(url, download=True), None
+        except yt_dlp.utils.DownloadError as error:
+            if "unable to download video subtitles" not in str(error).lower():
+                raise
+            # broken captions (empty, 404) must not cost the video: fetch it without them
+            result["captions_error"] = _message(error)[:300]
+            params = {**params, "writesubtitles": False, "writeautomaticsub": False}
+            with yt_dlp.YoutubeDL(params) as ydl:
+                return ydl.extract_info(url, download=True), None
+    except yt_dlp.utils.DownloadError as error:
+        message = _message(error)
+        return None, {"reason": classify_error(message), "detail": message[:500]}
+    except Exception as error:  # one broken video must never stop the run
+        log.exception("fetch of %s crashed", url)
+        return None, {"reason": "crash", "detail": f"{type(error).__name__}: {error}"}
 
 
 def _message(error: BaseException) -> str:
