@@ -447,7 +447,7 @@ CAPTION_WORDS = [
     ("<italic>in situ</italic>", "in situ"),
     ("<bold>Ki-67</bold>", "Ki-67"),
     ("40&#215;", "40\u00d7"),
-    ("CD3<sup>+</sup>", "CD3+"),
+    ("CD3<sup>+</sup>", "CD3\u207a"),  # sup rendered as its Unicode superscript
     ("&lt;5%", "<5%"),
     ("steatosis.", "steatosis."),
 ]
@@ -592,22 +592,7 @@ WRONG_TYPED_TWEETS = {
 }
 
 
-# A line that parses but holds no tweet, media or error today vanishes without a counted skip
-# (twitter.plan_shards keeps only tweets and errors): the project's rule is a reasoned skip.
-_DROPPED_UNCOUNTED = pytest.mark.xfail(
-    strict=True, reason="issue 15: sources/twitter.py drops a tweet-less JSON line uncounted"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=_DROPPED_UNCOUNTED)
-        if name in ("data_scalar", "media_scalar", "errors_scalar")
-        else name
-        for name in sorted(WRONG_TYPED_TWEETS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(WRONG_TYPED_TWEETS))
 def test_wrong_typed_tweet_fields_become_skips(name, tmp_path):
     lines = WRONG_TYPED_TWEETS[name]
     items = run_twitter(lines, tmp_path)
