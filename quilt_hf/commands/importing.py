@@ -62,9 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_quilt1m(args: argparse.Namespace) -> int:
-    from loading_scripts.quilt1m_release import ReleasedQuilt1MBuilder
     from quilt_hf.importers.folder import QUILT1M_ORIGIN, QUILT1M_TERMS, import_folder
-    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions
+    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions, run_import
 
     options = ImportOptions(
         lookup=args.lookup,
@@ -81,7 +80,7 @@ def run_quilt1m(args: argparse.Namespace) -> int:
         verify_images=args.verify_images,
     )
     result = import_folder(
-        ReleasedQuilt1MBuilder,
+        run_import,
         options,
         args.out,
         pretty_name="Quilt-1M (released, imported with quilt-hf)",
@@ -94,12 +93,11 @@ def run_quilt1m(args: argparse.Namespace) -> int:
 
 
 def run_arch(args: argparse.Namespace) -> int:
-    from loading_scripts.arch import ArchBuilder
-    from quilt_hf.importers.arch import ArchOptions
+    from quilt_hf.importers.arch import ArchOptions, run_arch_import
     from quilt_hf.importers.folder import ARCH_ORIGIN, ARCH_TERMS, import_folder
 
     result = import_folder(
-        ArchBuilder,
+        run_arch_import,
         ArchOptions(captions=args.captions, images=args.images, source=args.source),
         args.out,
         pretty_name="ARCH (imported with quilt-hf)",

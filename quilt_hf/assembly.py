@@ -1,0 +1,144 @@
+"""Assemble a dataset from its sources, as three plain steps::
+
+    run_source_shards(build, work_root, subsets)   sources -> filtered records -> work shards
+    select_rows(build, work_root, subsets)          cross-source dedup + split of every row
+    write_dataset_folder(out_dir, selection.tables_by_split(), ...)   (quilt_hf.dataset_folder)
+
+``quilt build`` (``quilt_hf.build.build_dataset``) calls them in that order; the datasets builders
+in ``loading_scripts/`` call the same functions from ``_split_generators`` / ``_generate_tables``
+so that ``download_and_prepare`` gives the same rows. Nothing here imports ``loading_scripts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quilt_hf.build_config import BuildConfig
+from quilt_hf.errors import QuiltError
+from quilt_hf.executors import LocalExecutor, RunReport
+from quilt_hf.schema import SUBSETS
+from quilt_hf.shards import read_all_stats, read_selected_row_groups, shard_path
+from quilt_hf.splits import assign_split, group_id
+from quilt_hf.tasks import run_shard_task, source_module, work_dir
+
+log = logging.getLogger(__name__)
+
+# What `quilt build --builder NAME` (and the datasets builder config of that name) builds: the
+# unified dataset, or one source alone.
+BUILD_TARGETS: dict[str, tuple[str, ...]] = {
+    "quilt_1m": SUBSETS,
+    **{subset: (subset,) for subset in SUBSETS},
+}
+SPLIT_CODES = {"train": 0, "val": 1}
+DROPPED = -1
+
+
+def target_subsets(build: BuildConfig, target: str) -> list[str]:
+    """The subsets of build target ``target`` that ``build`` configures, in ``SUBSETS`` order."""
+    if target not in BUILD_TARGETS:
+        raise QuiltError(f"unknown builder {target!r}; choose one of {sorted(BUILD_TARGETS)}")
+    return [s for s in BUILD_TARGETS[target] if s in build.sources]
+
+
+def run_source_shards(
+    build: BuildConfig, work_root: Path, subsets: list[str], executor: Any = None
+) -> RunReport:
+    """Plan every subset's shard tasks and run those not done yet (finished shards are reused)."""
+    settings = {
+        "image": vars(build.image),
+        "filters": vars(build.filters),
+        "split": {"val_fraction": build.val_fraction, "seed": build.seed},
+    }
+    tasks = []
+    for subset in subsets:
+        plan = source_module(subset).plan_shards(
+            build.sources[subset],
+            build.base_dir,
+            build.shard_size,
+            # a folder inside the build's output for sources' intermediate files
+            {"download": vars(build.download), "work_dir": str(Path(work_root).parent / "sources")},
+        )
+        tasks.extend(plan)
+    executor = executor or LocalExecutor(workers=1)
+    return executor.run(run_shard_task, tasks, str(work_root), settings, desc="source shards")
+
+
+@dataclass
+class Selection:
+    """Which rows of which work shard are kept, and in which split (a code per row)."""
+
+    shards: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (path, split codes)
+    dedup: Counter = field(default_factory=Counter)  # dropped rows by reason
+    per_split: dict[str, dict[str, int]] = field(default_factory=dict)  # subset -> split -> rows
+
+    def tables(self, split: str) -> Iterator[pa.Table]:
+        """The kept rows of ``split`` in the final schema, one table per work-shard row group."""
+        code = SPLIT_CODES[split]
+        for path, codes in self.shards:
+
+            def keep(shard, group, first, rows, codes=codes):
+                return codes[first : first + rows] == code
+
+            for _, table in read_selected_row_groups(path, keep):
+                table = table.drop_columns(["phash", "histology_prob"])
+                yield table.set_column(
+                    table.schema.get_field_index("split"),
+                    "split",
+                    pa.array([split] * table.num_rows, pa.string()),
+                )
+
+    def tables_by_split(self) -> dict[str, Iterator[pa.Table]]:
+        return {split: self.tables(split) for split in SPLIT_CODES}
+
+
+def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Selection:
+    """Decide, in a fixed order, which rows are kept and which split each lands in.
+
+    Dedup is decided per distinct image of a source item (``group, sha256``): the rows of one
+    YouTube image (one image, several texts) are kept together; the same image met again in another
+    item or source is a duplicate. Order is subsets in ``SUBSETS`` order, then shard id, so the
+    result is deterministic whatever order the shards finished in.
+    """
+    from quilt_hf.filters.dedup import Deduplicator
+
+    dedup_options = build.filters.dedup
+    dedup = Deduplicator(phash_max_distance=int(dedup_options.get("phash_max_distance", 0)))
+    exact_only = not dedup_options.get("near", True)
+    verdicts: dict[tuple[str, str], str | None] = {}
+    selection = Selection(per_split={s: Counter() for s in subsets})
+    for subset in subsets:
+        directory = work_dir(work_root, subset)
+        for stats in read_all_stats(directory):
+            path = shard_path(directory, stats.shard_id)
+            columns = pq.read_table(
+                path, columns=["source_id", "image_sha256", "phash"]
+            ).to_pydict()
+            codes = np.empty(len(columns["source_id"]), dtype=np.int8)
+            for i, (source_id, sha, phash) in enumerate(
+                zip(columns["source_id"], columns["image_sha256"], columns["phash"], strict=True)
+            ):
+                key = (f"{subset}:{group_id(subset, source_id)}", sha)
+                if key not in verdicts:
+                    verdicts[key] = dedup.check_and_add(sha, None if exact_only else phash)
+                reason = verdicts[key]
+                if reason:
+                    selection.dedup[reason] += 1
+                    codes[i] = DROPPED
+                    continue
+                # recomputed, not read from the shard: finished shards are reused when only
+                # val_fraction or seed changed, and their split column is then stale
+                split = assign_split(subset, source_id, build.val_fraction, build.seed)
+                codes[i] = SPLIT_CODES[split]
+                selection.per_split[subset][split] += 1
+            selection.shards.append((str(path), codes))
+    selection.per_split = {s: dict(c) for s, c in selection.per_split.items()}
+    return selection
