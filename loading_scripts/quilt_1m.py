@@ -23,12 +23,12 @@ from typing import Any
 
 import datasets
 
-from quilt_hf.assembly import BUILD_TARGETS, Selection, run_source_shards, select_rows
+from quilt_hf.assembly import Selection, run_source_shards, select_rows, target_subsets
 from quilt_hf.build import sample_server
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_card import CITATION
 from quilt_hf.errors import QuiltError
-from quilt_hf.schema import FEATURES
+from quilt_hf.schema import BUILD_TARGETS, FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Quilt1MBuilder(datasets.ArrowBasedBuilder):
         build, work_root = self.config.build, self.config.work_root
         if build is None or not work_root:
             raise QuiltError("this builder needs build=BuildConfig and work_root=FOLDER")
-        subsets = [s for s in BUILD_TARGETS[self.config.name] if s in build.sources]
+        subsets = target_subsets(build, self.config.name)
         with sample_server(build):
             run = run_source_shards(build, work_root, subsets, self.config.executor)
         for outcome in run.failed:

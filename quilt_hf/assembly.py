@@ -25,19 +25,13 @@ import pyarrow.parquet as pq
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.errors import QuiltError
 from quilt_hf.executors import LocalExecutor, RunReport
-from quilt_hf.schema import SUBSETS
+from quilt_hf.schema import BUILD_TARGETS
 from quilt_hf.shards import read_all_stats, read_selected_row_groups, shard_path
 from quilt_hf.splits import assign_split, group_id
 from quilt_hf.tasks import run_shard_task, source_module, work_dir
 
 log = logging.getLogger(__name__)
 
-# What `quilt build --builder NAME` (and the datasets builder config of that name) builds: the
-# unified dataset, or one source alone.
-BUILD_TARGETS: dict[str, tuple[str, ...]] = {
-    "quilt_1m": SUBSETS,
-    **{subset: (subset,) for subset in SUBSETS},
-}
 SPLIT_CODES = {"train": 0, "val": 1}
 DROPPED = -1
 
