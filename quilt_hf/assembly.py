@@ -11,6 +11,7 @@ so that ``download_and_prepare`` gives the same rows. Nothing here imports ``loa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -99,7 +100,8 @@ def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Sele
 
     Dedup is decided per distinct image of a source item (``group, sha256``): the rows of one
     YouTube image (one image, several texts) are kept together; the same image met again in another
-    item or source is a duplicate. Order is subsets in ``SUBSETS`` order, then shard id, so the
+    item or source is a duplicate (``duplicate_exact`` / ``duplicate_near``), and so is a row that
+    repeats a kept row's image and caption in the same item (``duplicate_row``). Order is subsets in ``SUBSETS`` order, then shard id, so the
     result is deterministic whatever order the shards finished in.
     """
     from quilt_hf.filters.dedup import Deduplicator
@@ -108,22 +110,29 @@ def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Sele
     dedup = Deduplicator(phash_max_distance=int(dedup_options.get("phash_max_distance", 0)))
     exact_only = not dedup_options.get("near", True)
     verdicts: dict[tuple[str, str], str | None] = {}
+    pairs: set[tuple[str, str, bytes]] = set()  # (group, image, caption digest) of kept rows
     selection = Selection(per_split={s: Counter() for s in subsets})
     for subset in subsets:
         directory = work_dir(work_root, subset)
         for stats in read_all_stats(directory):
             path = shard_path(directory, stats.shard_id)
             columns = pq.read_table(
-                path, columns=["source_id", "image_sha256", "phash"]
+                path, columns=["source_id", "image_sha256", "phash", "caption"]
             ).to_pydict()
             codes = np.empty(len(columns["source_id"]), dtype=np.int8)
-            for i, (source_id, sha, phash) in enumerate(
-                zip(columns["source_id"], columns["image_sha256"], columns["phash"], strict=True)
+            for i, (source_id, sha, phash, caption) in enumerate(
+                zip(*columns.values(), strict=True)
             ):
                 key = (f"{subset}:{group_id(subset, source_id)}", sha)
                 if key not in verdicts:
                     verdicts[key] = dedup.check_and_add(sha, None if exact_only else phash)
                 reason = verdicts[key]
+                if not reason:
+                    # the same pair listed twice in one item (a url + alt text repeated in a
+                    # web parquet): one row, not two identical ones
+                    row = (*key, hashlib.blake2b(caption.encode(), digest_size=8).digest())
+                    reason = "duplicate_row" if row in pairs else None
+                    pairs.add(row)
                 if reason:
                     selection.dedup[reason] += 1
                     codes[i] = DROPPED
