@@ -80,13 +80,13 @@ def stage_shards(rows: int, out: str) -> None:
 
 def stage_assemble(rows: int, out: str) -> None:
     from quilt_hf.assembly import select_rows
-    from quilt_hf.build_config import BuildConfig
+    from quilt_hf.build_config import BuildConfig, DedupOptions
     from quilt_hf.dataset_folder import write_dataset_folder
 
     # The shards already exist and are done: assembly alone is measured (row selection, cross-source
     # dedup + splits, timed apart from the write it feeds).
     config = BuildConfig(sources={"laion": {}}, val_fraction=VAL_FRACTION)
-    config.filters.dedup = {"exact": True, "phash_max_distance": 0}
+    config.filters.dedup = DedupOptions(phash_max_distance=0)
     started = time.perf_counter()
     selection = select_rows(config, Path(out) / "work" / "shards", ["laion"])
     spent = time.perf_counter() - started

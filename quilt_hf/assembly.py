@@ -28,8 +28,8 @@ from quilt_hf.errors import QuiltError
 from quilt_hf.executors import LocalExecutor, RunReport
 from quilt_hf.schema import BUILD_TARGETS
 from quilt_hf.shards import read_all_stats, read_selected_row_groups, shard_path
-from quilt_hf.splits import assign_split, group_id
-from quilt_hf.tasks import run_shard_task, source_module, work_dir
+from quilt_hf.splits import group_id
+from quilt_hf.tasks import ShardSettings, run_shard_task, source_module, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,6 @@ def run_source_shards(
     build: BuildConfig, work_root: Path, subsets: list[str], executor: Any = None
 ) -> RunReport:
     """Plan every subset's shard tasks and run those not done yet (finished shards are reused)."""
-    settings = {
-        "image": vars(build.image),
-        "filters": vars(build.filters),
-        "split": {"val_fraction": build.val_fraction, "seed": build.seed},
-    }
     tasks = []
     for subset in subsets:
         plan = source_module(subset).plan_shards(
@@ -60,11 +55,13 @@ def run_source_shards(
             build.base_dir,
             build.shard_size,
             # a folder inside the build's output for sources' intermediate files
-            {"download": vars(build.download), "work_dir": str(Path(work_root).parent / "sources")},
+            {"download": build.download, "work_dir": str(Path(work_root).parent / "sources")},
         )
         tasks.extend(plan)
     executor = executor or LocalExecutor(workers=1)
-    return executor.run(run_shard_task, tasks, str(work_root), settings, desc="source shards")
+    return executor.run(
+        run_shard_task, tasks, str(work_root), ShardSettings.of(build), desc="source shards"
+    )
 
 
 @dataclass
@@ -101,14 +98,14 @@ def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Sele
     Dedup is decided per distinct image of a source item (``group, sha256``): the rows of one
     YouTube image (one image, several texts) are kept together; the same image met again in another
     item or source is a duplicate (``duplicate_exact`` / ``duplicate_near``), and so is a row that
-    repeats a kept row's image and caption in the same item (``duplicate_row``). Order is subsets in ``SUBSETS`` order, then shard id, so the
-    result is deterministic whatever order the shards finished in.
+    repeats a kept row's image and caption in the same item (``duplicate_row``). Order is subsets
+    in ``SUBSETS`` order, then shard id, so the result is deterministic whatever order the shards
+    finished in.
     """
     from quilt_hf.filters.dedup import Deduplicator
 
-    dedup_options = build.filters.dedup
-    dedup = Deduplicator(phash_max_distance=int(dedup_options.get("phash_max_distance", 0)))
-    exact_only = not dedup_options.get("near", True)
+    options = build.filters.dedup
+    dedup = Deduplicator(options.phash_max_distance) if options.exact else None
     verdicts: dict[tuple[str, str], str | None] = {}
     pairs: set[tuple[str, str, bytes]] = set()  # (group, image, caption digest) of kept rows
     selection = Selection(per_split={s: Counter() for s in subsets})
@@ -117,15 +114,16 @@ def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Sele
         for stats in read_all_stats(directory):
             path = shard_path(directory, stats.shard_id)
             columns = pq.read_table(
-                path, columns=["source_id", "image_sha256", "phash", "caption"]
+                path, columns=["source_id", "image_sha256", "phash", "caption", "split"]
             ).to_pydict()
             codes = np.empty(len(columns["source_id"]), dtype=np.int8)
-            for i, (source_id, sha, phash, caption) in enumerate(
+            for i, (source_id, sha, phash, caption, split) in enumerate(
                 zip(*columns.values(), strict=True)
             ):
                 key = (f"{subset}:{group_id(subset, source_id)}", sha)
                 if key not in verdicts:
-                    verdicts[key] = dedup.check_and_add(sha, None if exact_only else phash)
+                    near = phash if options.near else None
+                    verdicts[key] = None if dedup is None else dedup.check_and_add(sha, near)
                 reason = verdicts[key]
                 if not reason:
                     # the same pair listed twice in one item (a url + alt text repeated in a
@@ -137,9 +135,8 @@ def select_rows(build: BuildConfig, work_root: Path, subsets: list[str]) -> Sele
                     selection.dedup[reason] += 1
                     codes[i] = DROPPED
                     continue
-                # recomputed, not read from the shard: finished shards are reused when only
-                # val_fraction or seed changed, and their split column is then stale
-                split = assign_split(subset, source_id, build.val_fraction, build.seed)
+                # decided once, by the shard task (tasks.ShardSettings): the work shards are keyed
+                # by seed and val_fraction too (build.build_work_root), so it is never stale
                 codes[i] = SPLIT_CODES[split]
                 selection.per_split[subset][split] += 1
             selection.shards.append((str(path), codes))

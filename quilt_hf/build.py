@@ -14,16 +14,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quilt_hf.assembly import run_source_shards, select_rows, target_subsets
+from quilt_hf.atomic import write_json_atomic
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_folder import skipped_by_reason, work_shards_dir, write_dataset_folder
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
-from quilt_hf.shards import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +107,16 @@ def build_dataset(
 
 def build_work_root(config: BuildConfig, out_dir: Path) -> Path:
     """The work-shard folder of ``config``'s build into ``out_dir`` (a rerun resumes from it)."""
+    # everything that shapes a work shard's rows, the split included (decided by the shard task)
     return work_shards_dir(
         Path(out_dir).resolve(),
         {
-            "image": vars(config.image),
-            "filters": vars(config.filters),
+            "image": asdict(config.image),
+            "filters": asdict(config.filters),
             "sources": config.sources,
             "shard_size": config.shard_size,
             "base_dir": str(config.base_dir),
+            "split": {"val_fraction": config.val_fraction, "seed": config.seed},
         },
     )
 

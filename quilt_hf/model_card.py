@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
+from cards import TEMPLATES_DIR
 from quilt_hf.errors import QuiltError
 from quilt_hf.eval.results import EvalRecord
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "cards" / "model_card.md.j2"
+TEMPLATE = TEMPLATES_DIR / "model_card.md.j2"  # the one card-template lookup: cards.TEMPLATES_DIR
 CONFIG_NAMES = (
     "training_config.yaml",
     "training_config.json",

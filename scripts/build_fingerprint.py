@@ -62,7 +62,11 @@ def main() -> int:
     before = json.loads(args.compare.read_text())
     differing = [key for key in current if current[key] != before.get(key)]
     for key in differing:
-        print(f"DIFFERENT: {key}")
+        if key == "stats":  # name the part: e.g. only the config echo gained new typed keys
+            parts = [k for k in current[key] if current[key][k] != before[key].get(k)]
+            print(f"DIFFERENT: stats ({', '.join(parts)})")
+        else:
+            print(f"DIFFERENT: {key}")
     n = sum(len(v) for v in current["rows"].values())
     print("identical" if not differing else "differs", f"({n} rows)")
     return 1 if differing else 0

@@ -19,10 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from quilt_hf.atomic import write_json_atomic
 from quilt_hf.dataset_folder import skipped_by_reason, work_shards_dir, write_dataset_folder
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
-from quilt_hf.shards import ShardStats, read_selected_row_groups, write_json_atomic
+from quilt_hf.shards import ShardStats, read_selected_row_groups
 
 QUILT1M_ORIGIN = (
     (
