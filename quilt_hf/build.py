@@ -112,7 +112,8 @@ def build_work_root(config: BuildConfig, out_dir: Path) -> Path:
         Path(out_dir).resolve(),
         {
             "image": asdict(config.image),
-            "filters": asdict(config.filters),
+            # not filters.dedup: duplicates are decided at assembly, from finished shards
+            "filters": {k: v for k, v in asdict(config.filters).items() if k != "dedup"},
             "sources": config.sources,
             "shard_size": config.shard_size,
             "base_dir": str(config.base_dir),

@@ -123,3 +123,18 @@ def test_the_documented_build_yaml_loads_with_its_values(tmp_path):
     assert config.download.deadline is None and config.download.respect_robots is True
     assert config.image.quality == 90 and config.max_shard_bytes == 500_000_000
     assert config.sources["quilt"]["asr_fallback"] == "whisper"
+
+
+def test_work_shards_are_keyed_by_what_shapes_their_rows(tmp_path):
+    from quilt_hf.build import build_work_root
+
+    base = load(tmp_path, "")
+    root = build_work_root(base, tmp_path / "out")
+    # dedup is decided at assembly from finished shards: they are reused
+    assert (
+        build_work_root(load(tmp_path, "filters: {dedup: {near: false}}\n"), tmp_path / "out")
+        == root
+    )
+    # the split is decided by the shard task: another split means fresh shards, never stale ones
+    for text in ("val_fraction: 0.5\n", "seed: 3\n", "image: {max_side: 256}\n"):
+        assert build_work_root(load(tmp_path, text), tmp_path / "out") != root
