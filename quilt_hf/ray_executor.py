@@ -49,7 +49,9 @@ class RayExecutor:
         # resources, e.g. a GPU, and the models it loaded) instead of stateless tasks
         self.actors = actors or {}
 
-    def _ensure_ray(self):
+    def connect(self):
+        """Join (or start) Ray and check the resources asked for; return the ``ray`` module.
+        Called by ``run``; the CLI calls it first so a bad address fails before any output."""
         try:
             import ray
         except ImportError as error:
@@ -111,7 +113,7 @@ class RayExecutor:
     def run(
         self, fn: Callable[..., Any], tasks: Sequence[ShardTask], *args: Any, desc: str = "shards"
     ) -> RunReport:
-        ray = self._ensure_ray()
+        ray = self.connect()
         remote = ray.remote(fn)
         in_flight = self.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         shared_args = [ray.put(a) for a in args]

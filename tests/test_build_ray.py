@@ -70,6 +70,7 @@ def test_ray_address_without_a_cluster_is_a_clear_error(sample_corpus: Path, tmp
     assert code == 1
     assert f"quilt: error: no Ray cluster at {address}" in err
     assert "ray start --head" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before anything was written
 
 
 def test_ray_flags_name_known_subsets(sample_corpus: Path, tmp_path, capsys):

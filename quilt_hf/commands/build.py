@@ -73,12 +73,14 @@ def make_executor(args: argparse.Namespace):
     if args.executor == "ray":
         from quilt_hf.ray_executor import RayExecutor
 
-        return RayExecutor(
+        executor = RayExecutor(
             address=args.ray_address,
             num_cpus=args.workers,
             resources=parse_resources(args.ray_resources),
             actors=parse_actors(args.ray_actors),
         )
+        executor.connect()  # a missing cluster or an impossible resource fails before any output
+        return executor
     from quilt_hf.executors import LocalExecutor
 
     return LocalExecutor(workers=args.workers)
