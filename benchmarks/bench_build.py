@@ -3,7 +3,7 @@
 Prints, for N rows (default 100,000) of ~2 KB image bytes + captions:
   floor      pyarrow ParquetWriter streaming batches built from the same row dicts
   shards     our ShardWriter writing resumable work shards (1,000 rows each) from the row dicts
-  assemble   the unified builder streaming kept rows from the work shards into the final dataset
+  assemble   select_rows + write_dataset_folder: kept rows from the work shards into the final dataset
              (dedup + split selection + streamed parquet write): `quilt build` minus the sources
 rows/s, wall seconds and peak RSS of each (every stage runs in its own process so peak RSS is its
 own), the ratio to the floor, and the dedup stage (sha256 + perceptual hash) in images/s per core.
@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -80,48 +79,25 @@ def stage_shards(rows: int, out: str) -> None:
 
 
 def stage_assemble(rows: int, out: str) -> None:
-    from loading_scripts.quilt_1m import Quilt1MBuilder
-    from quilt_hf import tasks
-    from quilt_hf.build_config import BuildConfig
-    from quilt_hf.dataset_folder import builder_cache_dir, prepare_folder
-    from quilt_hf.records import ShardTask
+    from quilt_hf.assembly import select_rows
+    from quilt_hf.build_config import BuildConfig, DedupOptions
+    from quilt_hf.dataset_folder import write_dataset_folder
 
-    # The shards already exist and are done: a source that plans exactly them makes the builder
-    # skip the source work and measure assembly alone.
-    class Done:
-        @staticmethod
-        def plan_shards(config, base_dir, shard_size, options):
-            return [
-                ShardTask("laion", p.stem.split(".")[0], ())
-                for p in sorted((Path(out) / "work" / "shards" / "laion").glob("*.stats.json"))
-            ]
-
-    sys.modules["bench_done_source"] = Done
-    tasks.SOURCE_MODULES["laion"] = "bench_done_source"
+    # The shards already exist and are done: assembly alone is measured (row selection, cross-source
+    # dedup + splits, timed apart from the write it feeds).
     config = BuildConfig(sources={"laion": {}}, val_fraction=VAL_FRACTION)
-    config.filters.dedup = {"exact": True, "phash_max_distance": 0}
-    out_dir = Path(out) / "quilt_1m"
-    builder = Quilt1MBuilder(
-        config_name="default",
-        build=config,
-        work_root=str(Path(out) / "work" / "shards"),
-        cache_dir=builder_cache_dir(out_dir),
+    config.filters.dedup = DedupOptions(phash_max_distance=0)
+    started = time.perf_counter()
+    selection = select_rows(config, Path(out) / "work" / "shards", ["laion"])
+    spent = time.perf_counter() - started
+    write_dataset_folder(
+        Path(out) / "quilt_1m",
+        selection.tables_by_split(),
+        counts=selection.per_split,
+        skipped=selection.dedup,
+        repo_id="quilt_1m",
     )
-    # time the row selection (cross-source dedup + splits) apart from the write it feeds
-    from loading_scripts import sharded_builder
-
-    select_rows, spent = sharded_builder.select_rows, []
-
-    def timed_select(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return select_rows(*args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    sharded_builder.select_rows = timed_select
-    prepare_folder(builder, out_dir)
-    (Path(out) / "select.json").write_text(json.dumps({"seconds": sum(spent)}))
+    (Path(out) / "select.json").write_text(json.dumps({"seconds": spent}))
 
 
 def stage_dedup(images: int, out: str) -> None:
@@ -150,7 +126,7 @@ STAGES = {"floor": stage_floor, "shards": stage_shards, "assemble": stage_assemb
 WARM_IMPORTS = (
     "datasets",
     "imagehash",
-    "loading_scripts.quilt_1m",
+    "quilt_hf.assembly",
     "quilt_hf.shards",
     "quilt_hf.tasks",
 )

@@ -93,10 +93,12 @@ def serve(count: int, ready: multiprocessing.Queue) -> None:
 
 
 def run_ours_download_only(urls: list[str], threads: int) -> float:
-    from quilt_hf.download import download_many
+    from quilt_hf.download import DownloadOptions, download_many
 
     started = time.perf_counter()
-    fetched = sum(r.ok for r in download_many(urls, timeout=10, retries=2, threads=threads))
+    fetched = sum(
+        r.ok for r in download_many(urls, DownloadOptions(timeout=10, retries=2, threads=threads))
+    )
     seconds = time.perf_counter() - started
     if fetched != len(urls):
         raise SystemExit(f"ours fetched only {fetched}/{len(urls)} images")
@@ -104,14 +106,14 @@ def run_ours_download_only(urls: list[str], threads: int) -> float:
 
 
 def run_ours(urls: list[str], out: Path, threads: int) -> float:
-    from quilt_hf.download import download_many
+    from quilt_hf.download import DownloadOptions, download_many
     from quilt_hf.errors import SkipRecord
     from quilt_hf.images import load_image
 
     out.mkdir(parents=True)
     started = time.perf_counter()
     done = 0
-    for result in download_many(urls, timeout=10, retries=2, threads=threads):
+    for result in download_many(urls, DownloadOptions(timeout=10, retries=2, threads=threads)):
         if not result.ok:
             continue
         try:

@@ -1,4 +1,4 @@
-"""``quilt build``: run a builder from ``build.yaml`` and lay out the dataset folder.
+"""``quilt build``: build a dataset folder from ``build.yaml`` (see ``quilt_hf.assembly``).
 
 Output (everything stays inside ``out``)::
 
@@ -14,33 +14,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.assembly import run_source_shards, select_rows, target_subsets
+from quilt_hf.atomic import write_json_atomic
 from quilt_hf.build_config import BuildConfig
-from quilt_hf.dataset_card import write_dataset_card
-from quilt_hf.dataset_folder import (
-    builder_cache_dir,
-    prepare_folder,
-    skipped_by_reason,
-    summarize_folder,
-    work_shards_dir,
-)
+from quilt_hf.dataset_folder import skipped_by_reason, work_shards_dir, write_dataset_folder
 from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
-from quilt_hf.shards import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class BuildResult:
+class BuildReport:
+    """What one ``quilt build`` did (also written to ``out/build_stats.json``)."""
+
     out_dir: Path
-    counts: dict[str, dict[str, int]]
-    skipped: dict[str, int]
-    dedup: dict[str, int]
-    failed_tasks: list[tuple[str, str]]
+    counts: dict[str, dict[str, int]]  # subset -> split -> rows
+    skipped: dict[str, int]  # rows skipped or dropped, by reason (dedup included)
+    dedup: dict[str, int]  # rows dropped as duplicates across items and sources, by reason
+    failed_tasks: list[tuple[str, str]]  # (shard id, error) of tasks a rerun retries
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -57,74 +53,73 @@ def build_dataset(
     executor: Any = None,
     formats: tuple[str, ...] = ("parquet",),
     gated: bool = False,
-) -> BuildResult:
-    from loading_scripts.quilt_1m import BUILDERS
-
-    if builder_name not in BUILDERS:
-        raise QuiltError(f"unknown builder {builder_name!r}; choose one of {sorted(BUILDERS)}")
+) -> BuildReport:
+    """Build ``out_dir`` from ``config``: run_source_shards -> select_rows -> write_dataset_folder."""
     started = time.perf_counter()
+    subsets = target_subsets(config, builder_name)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    shards_root = work_shards_dir(
-        out_dir,
-        {
-            "image": vars(config.image),
-            "filters": vars(config.filters),
-            "sources": config.sources,
-            "shard_size": config.shard_size,
-            "base_dir": str(config.base_dir),
-        },
-    )
-    report: dict[str, Any] = {}
+    shards_root = build_work_root(config, out_dir)
     with sample_server(config):
-        builder = BUILDERS[builder_name](
-            config_name="default",
-            build=config,
-            work_root=str(shards_root),
-            executor=executor,
-            report=report,
-            cache_dir=builder_cache_dir(out_dir),
-        )
-        files, split_bytes = prepare_folder(builder, out_dir, config.max_shard_bytes)
-    counts = dict(report.get("per_split", {}))
-    skipped = skipped_by_reason([shards_root / subset for subset in counts])
-    skipped.update(report.get("dedup", {}))
-    summary = summarize_folder(
-        files,
-        split_bytes,
-        counts,
-        skipped,
+        run = run_source_shards(config, shards_root, subsets, executor)
+    selection = select_rows(config, shards_root, subsets)
+    skipped = skipped_by_reason([shards_root / subset for subset in selection.per_split])
+    skipped.update(selection.dedup)
+    written = write_dataset_folder(
+        out_dir,
+        selection.tables_by_split(),
+        counts=selection.per_split,
+        skipped=skipped,
+        repo_id=config.name,
+        gated=gated,
+        max_shard_bytes=config.max_shard_bytes,
         seed=config.seed,
         val_fraction=config.val_fraction,
         license=config.license,
     )
-    write_dataset_card(out_dir, summary, repo_id=config.name, gated=gated)
     if "webdataset" in formats:
         from quilt_hf.webdataset import write_webdataset
 
-        write_webdataset(files, out_dir / "webdataset")
-    result = BuildResult(
+        write_webdataset(written.files, out_dir / "webdataset")
+    report = BuildReport(
         out_dir=out_dir,
-        counts=counts,
+        counts=selection.per_split,
         skipped=dict(skipped),
-        dedup=report.get("dedup", {}),
-        failed_tasks=report.get("failed_tasks", []),
-        files=files,
+        dedup=dict(selection.dedup),
+        failed_tasks=[(o.task.shard_id, o.error) for o in run.failed],
+        files=written.files,
         seconds=round(time.perf_counter() - started, 2),
     )
     write_json_atomic(
         out_dir / "build_stats.json",
         {
-            "counts": result.counts,
-            "skipped": result.skipped,
-            "dedup": result.dedup,
-            "failed_tasks": result.failed_tasks,
-            "rows": result.total_rows,
-            "seconds": result.seconds,
+            "counts": report.counts,
+            "skipped": report.skipped,
+            "dedup": report.dedup,
+            "failed_tasks": report.failed_tasks,
+            "rows": report.total_rows,
+            "seconds": report.seconds,
             "config": config.to_dict(),
         },
     )
-    return result
+    return report
+
+
+def build_work_root(config: BuildConfig, out_dir: Path) -> Path:
+    """The work-shard folder of ``config``'s build into ``out_dir`` (a rerun resumes from it)."""
+    # everything that shapes a work shard's rows, the split included (decided by the shard task)
+    return work_shards_dir(
+        Path(out_dir).resolve(),
+        {
+            "image": asdict(config.image),
+            # not filters.dedup: duplicates are decided at assembly, from finished shards
+            "filters": {k: v for k, v in asdict(config.filters).items() if k != "dedup"},
+            "sources": config.sources,
+            "shard_size": config.shard_size,
+            "base_dir": str(config.base_dir),
+            "split": {"val_fraction": config.val_fraction, "seed": config.seed},
+        },
+    )
 
 
 @contextlib.contextmanager
@@ -151,7 +146,7 @@ def sample_server(config: BuildConfig):
         ) from error
 
 
-def format_summary(result: BuildResult) -> str:
+def format_summary(result: BuildReport) -> str:
     lines = [f"built {result.total_rows} rows into {result.out_dir} in {result.seconds:.1f}s"]
     for subset, by_split in result.counts.items():
         parts = ", ".join(f"{s} {by_split.get(s, 0)}" for s in SPLITS)

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from quilt_hf.download import DownloadOptions
 from quilt_hf.errors import QuiltError
+from quilt_hf.filters.histology import DEFAULT_CLASSIFIER, check_classifier_config
 from quilt_hf.schema import SUBSETS
 
 
@@ -26,24 +28,35 @@ class ImageOptions:
 
 
 @dataclass
-class FilterOptions:
-    # backend: stain (offline, no weights) | hf (AutoModelForImageClassification) | ensemble
-    histology: dict[str, Any] = field(
-        default_factory=lambda: {"backend": "stain", "threshold": 0.5}
-    )
-    # keep images the classifier rejects, flagged with not_histology=1, instead of dropping them
-    keep_non_histology: bool = False
-    dedup: dict[str, Any] = field(default_factory=lambda: {"exact": True, "phash_max_distance": 6})
-    min_caption_chars: int = 5
+class DedupOptions:
+    """``filters.dedup``: duplicates across source items and sources, decided at assembly."""
+
+    exact: bool = True  # drop an image whose SHA-256 an earlier kept row has
+    # also drop perceptual near-duplicates (needs exact: an identical image is also near)
+    near: bool = True
+    phash_max_distance: int = 6  # largest Hamming distance between 64-bit pHashes called "near"
+
+    def validate(self) -> None:
+        if self.near and not self.exact:
+            raise QuiltError(
+                "filters.dedup: near: true needs exact: true (an identical image is also a near "
+                "duplicate); set near: false too to keep every duplicate"
+            )
+        if not 0 <= self.phash_max_distance < 64:
+            raise QuiltError(
+                f"filters.dedup.phash_max_distance must be in [0, 64), got {self.phash_max_distance}"
+            )
 
 
 @dataclass
-class DownloadOptions:
-    timeout: float = 10.0
-    retries: int = 2
-    threads: int = 16
-    max_bytes: int = 20_000_000
-    user_agent: str = "quilt-hf/0.1 (+https://github.com/quilt-hf; research dataset builder)"
+class FilterOptions:
+    # backend: stain (offline, no weights) | hf (AutoModelForImageClassification) | ensemble;
+    # the keys are load_classifier's (quilt_hf.filters.histology), checked there
+    histology: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_CLASSIFIER))
+    # keep images the classifier rejects, flagged with not_histology=1, instead of dropping them
+    keep_non_histology: bool = False
+    dedup: DedupOptions = field(default_factory=DedupOptions)
+    min_caption_chars: int = 5
 
 
 @dataclass
@@ -90,6 +103,11 @@ class BuildConfig:
             raise QuiltError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.shard_size < 1:
             raise QuiltError(f"shard_size must be >= 1, got {self.shard_size}")
+        self.filters.dedup.validate()
+        unknown = set(self.sample_server or {}) - {"root", "port"}
+        if unknown:
+            raise QuiltError(f"sample_server: unknown key(s) {sorted(unknown)}; valid: port, root")
+        check_classifier_config(self.filters.histology, "filters.histology")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -108,7 +126,9 @@ def from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
     values = {}
     for name, value in raw.items():
         default = fields[name].default_factory() if callable(fields[name].default_factory) else None
-        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise QuiltError(f"{where}:{name} must be a mapping, got {value!r}")
             values[name] = from_dict(type(default), value, f"{where}:{name}")
         else:
             values[name] = value

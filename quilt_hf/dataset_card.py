@@ -17,6 +17,14 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from cards import TEMPLATES_DIR
 from quilt_hf.schema import COLUMN_DOCS, FEATURES, SPLITS
 
+CITATION = """@inproceedings{ikezogwo2023quilt,
+  title={Quilt-1M: One Million Image-Text Pairs for Histopathology},
+  author={Ikezogwo, Wisdom Oluchi and Seyfioglu, Mehmet Saygin and Ghezloo, Fatemeh and
+          Geva, Dylan Stefan Chan and Mohammed, Fatwir Sheikh and Anand, Pavan Kumar and
+          Krishna, Ranjay and Shapiro, Linda},
+  booktitle={Advances in Neural Information Processing Systems, Datasets and Benchmarks Track},
+  year={2023}
+}"""
 CURATION_TEXT: dict[str, tuple[str, str]] = {
     "quilt": (
         "YouTube (`quilt`)",
@@ -164,8 +172,6 @@ def size_category(rows: int) -> str:
 def render_dataset_card(
     summary: DatasetSummary, *, repo_id: str = "quilt_1m", gated: bool = False
 ) -> DatasetCard:
-    from loading_scripts.sharded_builder import CITATION
-
     count_rows = []
     for subset, by_split in summary.counts.items():
         train, val = by_split.get("train", 0), by_split.get("val", 0)

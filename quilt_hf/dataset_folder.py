@@ -1,7 +1,7 @@
-"""Lay out a dataset folder from a builder: ``data/{split}-XXXXX-of-NNNNN.parquet`` + card.
+"""Lay out a dataset folder: ``data/{split}-XXXXX-of-NNNNN.parquet`` + ``README.md`` (card).
 
-Shared by ``quilt build`` and ``quilt import``. Everything is written inside ``out_dir``; the
-builder's own cache lives in ``out_dir/.quilt_work`` and is removed afterwards.
+Shared by ``quilt build`` and ``quilt import``. Everything is written inside ``out_dir``; work
+files live in ``out_dir/.quilt_work``.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quilt_hf.dataset_card import DatasetSummary
+from quilt_hf.dataset_card import DatasetSummary, write_dataset_card
 from quilt_hf.schema import FEATURES, SPLITS
 from quilt_hf.shards import open_parquet_writer, read_all_stats
 
@@ -28,45 +28,55 @@ WORK_DIRNAME = ".quilt_work"
 DEFAULT_MAX_SHARD_BYTES = 500_000_000
 
 
-def prepare_folder(
-    builder: datasets.DatasetBuilder, out_dir: Path, max_shard_bytes: int | None = None
-) -> tuple[list[Path], dict[str, int]]:
-    """Run ``builder`` and write its splits as parquet; return the files and each split's bytes.
+@dataclass
+class WrittenFolder:
+    files: list[Path]  # data/{split}-XXXXX-of-NNNNN.parquet
+    split_bytes: dict[str, int]  # Arrow bytes per split (the card's num_bytes)
+    summary: DatasetSummary  # what the card says
 
-    We drive the builder's own ``_split_generators`` / ``_generate_tables`` (what
-    ``download_and_prepare`` calls) but write the tables with pyarrow: datasets' parquet writer
-    re-embeds every image row by row in Python (``embed_table_storage``), which made assembly
-    3.5x slower than a plain pyarrow write (benchmarks/bench_build.py), and our tables already
-    carry the image bytes in the final schema.
+
+def write_dataset_folder(
+    out_dir: Path,
+    splits: Mapping[str, Iterable[pa.Table]],
+    *,
+    counts: dict[str, dict[str, int]],
+    skipped: Mapping[str, int],
+    repo_id: str,
+    gated: bool = False,
+    max_shard_bytes: int | None = None,
+    **card_fields: Any,
+) -> WrittenFolder:
+    """Write ``splits`` (split name -> tables in the final schema) as the dataset folder's parquet
+    shards, replacing the previous ones only once all are written, and its card.
+
+    The one folder writer of ``quilt build`` and ``quilt import``. Tables are written with pyarrow:
+    datasets' parquet writer re-embeds every image row by row in Python
+    (``embed_table_storage``), which made assembly 3.5x slower than a plain pyarrow write
+    (benchmarks/bench_build.py), and our tables already carry the image bytes in the final schema.
     """
     staged = out_dir / WORK_DIRNAME / f"prepared-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     split_bytes: dict[str, int] = {}
     try:
-        for generator in builder._split_generators(None):
-            split = str(generator.name)
+        for split, tables in splits.items():
             split_bytes[split] = write_split(
-                builder._generate_tables(**generator.gen_kwargs),
-                staged,
-                split,
-                max_shard_bytes or DEFAULT_MAX_SHARD_BYTES,
+                tables, staged, split, max_shard_bytes or DEFAULT_MAX_SHARD_BYTES
             )
         files = install_parquet(staged, out_dir / "data")
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-        shutil.rmtree(out_dir / WORK_DIRNAME / "hf_cache", ignore_errors=True)
-    return files, split_bytes
+    summary = summarize_folder(files, split_bytes, counts, skipped, **card_fields)
+    write_dataset_card(out_dir, summary, repo_id=repo_id, gated=gated)
+    return WrittenFolder(files=files, split_bytes=split_bytes, summary=summary)
 
 
-def write_split(
-    tables: Iterable[tuple[Any, pa.Table]], folder: Path, split: str, max_bytes: int
-) -> int:
+def write_split(tables: Iterable[pa.Table], folder: Path, split: str, max_bytes: int) -> int:
     """Stream ``tables`` into ``folder/{split}-XXXXX.parquet`` files of at most ~``max_bytes``
     (uncompressed Arrow bytes); return the split's total Arrow bytes."""
     schema = FEATURES.arrow_schema  # carries the HF features metadata: Image decodes on load
     total, shard_bytes, shard, writer = 0, 0, 0, None
     try:
-        for _, table in tables:
+        for table in tables:
             if writer is None or shard_bytes >= max_bytes:
                 if writer is not None:
                     writer.close()
@@ -94,10 +104,6 @@ def work_shards_dir(out_dir: Path, settings: dict[str, Any]) -> Path:
     return out_dir / WORK_DIRNAME / f"shards-{digest[:12]}"
 
 
-def builder_cache_dir(out_dir: Path) -> str:
-    return str(out_dir / WORK_DIRNAME / "hf_cache")
-
-
 def install_parquet(prepared: Path, data_dir: Path) -> list[Path]:
     """Move the builder's parquet files to ``data/{split}-XXXXX-of-NNNNN.parquet``, replacing the
     previous build's files only once the new ones are complete."""
@@ -123,7 +129,7 @@ def summarize_folder(
     files: list[Path],
     split_bytes: dict[str, int],
     counts: dict[str, dict[str, int]],
-    skipped: dict[str, int],
+    skipped: Mapping[str, int],
     **card_fields: Any,
 ) -> DatasetSummary:
     """What the dataset card says about a freshly written folder (sizes and image count measured

@@ -22,9 +22,10 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -39,14 +40,49 @@ from urllib3.exceptions import (
     ResponseError,
 )
 
-DEFAULT_USER_AGENT = "quilt-hf/0.1 (+https://arxiv.org/abs/2306.11207; img2dataset-compatible)"
+from quilt_hf.errors import QuiltError
+
+DEFAULT_USER_AGENT = "quilt-hf/0.1 (+https://github.com/quilt-hf; research dataset builder)"
 USER_AGENT_TOKEN = "quilt-hf"  # matched against "X-Robots-Tag: quilt-hf: noai"
 DISALLOWED_DIRECTIVES = ("noai", "noimageai")
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = 20_000_000
 CHUNK_BYTES = 64 * 1024
 BACKOFF_BASE_S = 0.25
 BACKOFF_CAP_S = 4.0
 RETRYABLE_STATUSES = frozenset({429})  # "try again later"; every other 4xx is final
+
+
+@dataclass
+class DownloadOptions:
+    """How images are downloaded: ``build.yaml``'s ``download:`` block, and ``download_many``'s
+    settings."""
+
+    timeout: float = 10.0  # seconds, to connect and for each read
+    retries: int = 2  # extra attempts after 5xx, 429, timeouts and connection errors
+    threads: int = 16
+    max_bytes: int = DEFAULT_MAX_BYTES  # a larger response is skipped as too_large
+    user_agent: str = DEFAULT_USER_AGENT
+    deadline: float | None = None  # seconds for one whole response; default 3 * timeout
+    respect_robots: bool = True  # skip responses whose X-Robots-Tag says noai / noimageai
+
+    def __post_init__(self) -> None:
+        if self.threads < 1 or self.retries < 0 or self.timeout <= 0:
+            raise ValueError("threads >= 1, retries >= 0 and timeout > 0 are required")
+
+    @classmethod
+    def of(cls, value: DownloadOptions | Mapping[str, Any] | None) -> DownloadOptions:
+        """``value`` as options: already typed, or a ``download:`` mapping whose unknown keys are
+        errors (a typo must not fall back to a default)."""
+        if isinstance(value, cls):
+            return value
+        value = dict(value or {})
+        unknown = set(value) - {f.name for f in fields(cls)}
+        if unknown:
+            raise QuiltError(
+                f"download: unknown key(s) {sorted(unknown)}; valid keys: "
+                f"{sorted(f.name for f in fields(cls))}"
+            )
+        return cls(**value)
 
 
 @dataclass
@@ -91,30 +127,20 @@ def is_disallowed(robots_values: Iterable[str], user_agent_token: str = USER_AGE
 class Downloader:
     """Holds the shared connection pool; ``download_many`` is the convenient entry point."""
 
-    def __init__(
-        self,
-        *,
-        timeout: float = 10.0,
-        retries: int = 2,
-        threads: int = 16,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        user_agent: str = DEFAULT_USER_AGENT,
-        deadline: float | None = None,
-        respect_robots: bool = True,
-    ) -> None:
-        if threads < 1 or retries < 0 or timeout <= 0:
-            raise ValueError("threads >= 1, retries >= 0 and timeout > 0 are required")
+    def __init__(self, options: DownloadOptions | None = None) -> None:
+        options = options or DownloadOptions()
+        timeout, threads = options.timeout, options.threads
         self.timeout = timeout
-        self.retries = retries
+        self.retries = options.retries
         self.threads = threads
-        self.max_bytes = max_bytes
-        self.deadline = deadline if deadline is not None else 3 * timeout
-        self.respect_robots = respect_robots
+        self.max_bytes = options.max_bytes
+        self.deadline = options.deadline if options.deadline is not None else 3 * timeout
+        self.respect_robots = options.respect_robots
         self.pool = urllib3.PoolManager(
             num_pools=64,
             maxsize=threads,  # one kept-alive connection per worker per host
             block=False,
-            headers={"User-Agent": user_agent, "Accept": "image/*"},
+            headers={"User-Agent": options.user_agent, "Accept": "image/*"},
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             # urllib3 only follows redirects; our own loop decides what to retry.
             retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
@@ -254,53 +280,18 @@ def _content_length(response: urllib3.BaseHTTPResponse) -> int | None:
         return None
 
 
-def download_settings(options: dict | None) -> dict:
-    """``download_many`` keyword arguments from a build's ``download:`` settings (unknown keys
-    such as a future ``resume`` flag are ignored, so configs stay forward compatible)."""
-    options = options or {}
-    settings: dict = {
-        "timeout": float(options.get("timeout", 10.0)),
-        "retries": int(options.get("retries", 2)),
-        "threads": int(options.get("threads", 16)),
-    }
-    if options.get("max_bytes"):
-        settings["max_bytes"] = int(options["max_bytes"])
-    if options.get("user_agent"):
-        settings["user_agent"] = str(options["user_agent"])
-    if options.get("deadline"):
-        settings["deadline"] = float(options["deadline"])
-    if "respect_robots" in options:
-        settings["respect_robots"] = bool(options["respect_robots"])
-    return settings
-
-
 def download_many(
-    urls: Iterable[str],
-    *,
-    timeout: float = 10.0,
-    retries: int = 2,
-    threads: int = 16,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    user_agent: str = DEFAULT_USER_AGENT,
-    deadline: float | None = None,
-    respect_robots: bool = True,
+    urls: Iterable[str], options: DownloadOptions | None = None
 ) -> Iterator[DownloadResult]:
     """Download ``urls`` concurrently and yield one ``DownloadResult`` per url, in input order.
 
-    At most ``4 * threads`` downloads are in flight, so memory stays bounded for any number of urls
-    and ``urls`` may be a lazy iterator. ``timeout`` (seconds) bounds connecting and each read;
-    ``deadline`` (default ``3 * timeout``) bounds one whole response; ``retries`` extra attempts
-    follow 5xx, 429, timeouts and connection errors, never other 4xx.
+    At most ``4 * options.threads`` downloads are in flight, so memory stays bounded for any number
+    of urls and ``urls`` may be a lazy iterator. ``timeout`` (seconds) bounds connecting and each
+    read; ``deadline`` (default ``3 * timeout``) bounds one whole response; ``retries`` extra
+    attempts follow 5xx, 429, timeouts and connection errors, never other 4xx.
     """
-    downloader = Downloader(
-        timeout=timeout,
-        retries=retries,
-        threads=threads,
-        max_bytes=max_bytes,
-        user_agent=user_agent,
-        deadline=deadline,
-        respect_robots=respect_robots,
-    )
+    downloader = Downloader(options)
+    threads = downloader.threads
     window = 4 * threads
     with downloader, ThreadPoolExecutor(threads, thread_name_prefix="quilt-download") as pool:
         pending: deque[Future[DownloadResult]] = deque()

@@ -25,10 +25,11 @@ from typing import Any
 
 import yaml
 
+from cards import TEMPLATES_DIR
 from quilt_hf.errors import QuiltError
 from quilt_hf.eval.results import EvalRecord, load_results
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "cards" / "model_card.md.j2"
+TEMPLATE = TEMPLATES_DIR / "model_card.md.j2"  # the one card-template lookup: cards.TEMPLATES_DIR
 TRAINING_RUN_FILE = "training_run.json"
 EVAL_RESULTS_DIR = "eval_results"  # quilt eval's JSON results for this model
 CHART_FILE = "zeroshot_accuracy.png"

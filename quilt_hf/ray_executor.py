@@ -12,6 +12,7 @@ caches per process), so a model loads once per actor, not once per task.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from quilt_hf.executors import RunReport, TaskOutcome
 from quilt_hf.records import ShardTask
 
 log = logging.getLogger(__name__)
+
+# --ray-resources keys that are Ray task options, and the node resource each one asks for
+RAY_OPTION_RESOURCES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
 
 
 class RayExecutor:
@@ -45,7 +49,9 @@ class RayExecutor:
         # resources, e.g. a GPU, and the models it loaded) instead of stateless tasks
         self.actors = actors or {}
 
-    def _ensure_ray(self):
+    def connect(self):
+        """Join (or start) Ray and check the resources asked for; return the ``ray`` module.
+        Called by ``run``; the CLI calls it first so a bad address fails before any output."""
         try:
             import ray
         except ImportError as error:
@@ -53,19 +59,61 @@ class RayExecutor:
                 "the ray executor needs Ray: pip install 'quilt-hf[distributed]'"
             ) from error
         if not ray.is_initialized():
-            ray.init(
-                address=self.address,
-                num_cpus=None if self.address else self.num_cpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                ignore_reinit_error=True,
-            )
+            if self.address and self.address != "auto":
+                # ray.init retries an unreachable address for minutes; say so at once instead
+                check_reachable(self.address)
+            try:
+                ray.init(
+                    address=self.address,
+                    num_cpus=None if self.address else self.num_cpus,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    ignore_reinit_error=True,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise QuiltError(
+                    f"could not connect to a Ray cluster at {self.address!r}: {error}".rstrip()
+                    + " (start one with `ray start --head`, or leave --ray-address out to run "
+                    "a local Ray)"
+                ) from error
+        self._check_resources(ray)
         return ray
+
+    def _task_options(self, subset: str) -> dict[str, Any]:
+        """Ray task/actor options of ``subset``: 1 CPU unless ``resources`` says otherwise;
+        keys other than num_cpus / num_gpus / memory are custom Ray resources."""
+        options: dict[str, Any] = {"num_cpus": 1}
+        for key, value in self.resources.get(subset, {}).items():
+            if key in RAY_OPTION_RESOURCES:
+                options[key] = value
+            else:
+                options.setdefault("resources", {})[key] = value
+        return options
+
+    def _check_resources(self, ray: Any) -> None:
+        """Fail before submitting anything when no node could ever run a subset's tasks: Ray would
+        otherwise keep them pending forever as "infeasible"."""
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        for subset in self.resources:
+            options = self._task_options(subset)
+            demand = {
+                RAY_OPTION_RESOURCES[k]: v for k, v in options.items() if k in RAY_OPTION_RESOURCES
+            } | options.get("resources", {})
+            demand = {k: v for k, v in demand.items() if v > 0}
+            if not any(all(node.get(k, 0) >= v for k, v in demand.items()) for node in nodes):
+                have = "; ".join(
+                    ", ".join(f"{k}={v:g}" for k, v in sorted(n.items()) if "node:" not in k)
+                    for n in nodes
+                )
+                raise QuiltError(
+                    f"--ray-resources {subset}: no node of the Ray cluster has {demand} "
+                    f"(nodes: {have or 'none'})"
+                )
 
     def run(
         self, fn: Callable[..., Any], tasks: Sequence[ShardTask], *args: Any, desc: str = "shards"
     ) -> RunReport:
-        ray = self._ensure_ray()
+        ray = self.connect()
         remote = ray.remote(fn)
         in_flight = self.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         shared_args = [ray.put(a) for a in args]
@@ -75,7 +123,7 @@ class RayExecutor:
                 .options(
                     max_restarts=self.max_retries,
                     max_task_retries=self.max_retries,
-                    **{"num_cpus": 1, **self.resources.get(subset, {})},
+                    **self._task_options(subset),
                 )
                 .remote(fn)
                 for _ in range(count)
@@ -95,9 +143,10 @@ class RayExecutor:
                     if pool:  # round robin over the subset's actors
                         ref = pool[submitted % len(pool)].run.remote(task, *shared_args)
                     else:
-                        options = {"num_cpus": 1, **self.resources.get(task.subset, {})}
                         ref = remote.options(
-                            max_retries=self.max_retries, retry_exceptions=True, **options
+                            max_retries=self.max_retries,
+                            retry_exceptions=True,
+                            **self._task_options(task.subset),
                         ).remote(task, *shared_args)
                     submitted += 1
                     running[ref] = task
@@ -127,3 +176,18 @@ class ShardWorker:
 def _reason(error: Exception) -> str:
     cause = getattr(error, "cause", None)
     return f"{type(cause or error).__name__}: {cause or error}".splitlines()[0][:300]
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise a QuiltError unless something listens at ``address`` (``host:port`` or
+    ``ray://host:port``)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise QuiltError(f"--ray-address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise QuiltError(
+            f"no Ray cluster at {address}: {error} (start one with `ray start --head`, "
+            "or leave --ray-address out to run a local Ray)"
+        ) from error

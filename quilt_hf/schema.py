@@ -17,6 +17,12 @@ from datasets import Features, Image, List, Value
 from quilt_hf.errors import QuiltError
 
 SUBSETS = ("quilt", "openpath", "pubmed", "laion")
+# What `quilt build --builder NAME` (and the datasets builder config of that name) builds: the
+# unified dataset, or one source alone.
+BUILD_TARGETS: dict[str, tuple[str, ...]] = {
+    "quilt_1m": SUBSETS,
+    **{subset: (subset,) for subset in SUBSETS},
+}
 # Evaluation sets imported into the same schema (quilt import arch); never part of quilt_1m.
 EXTERNAL_SUBSETS = ("arch_books", "arch_pubmed")
 SPLITS = ("train", "val")

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from quilt_hf.atomic import write_json_atomic
 from quilt_hf.schema import FEATURES
 
 ARROW_SCHEMA: pa.Schema = FEATURES.arrow_schema
@@ -109,12 +110,6 @@ def shard_path(directory: Path, shard_id: str) -> Path:
 
 def is_done(directory: Path, shard_id: str) -> bool:
     return stats_path(directory, shard_id).exists()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 class ShardWriter:

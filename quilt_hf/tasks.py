@@ -12,6 +12,7 @@ import importlib
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from typing import Any
 import imagehash
 import pyarrow as pa
 
+from quilt_hf.build_config import BuildConfig, FilterOptions, ImageOptions
 from quilt_hf.errors import SkipRecord
+from quilt_hf.filters.histology import DEFAULT_CLASSIFIER
 from quilt_hf.images import load_image
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.schema import SchemaError, make_record
@@ -72,25 +75,32 @@ def work_dir(root: Path, subset: str) -> Path:
     return Path(root) / subset
 
 
-def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -> ShardStats:
-    """Write ``task``'s work shard (and then its stats json) under ``work_root/subset``.
+@dataclass(frozen=True)
+class ShardSettings:
+    """The part of the build config every shard task runs under (pickles to process pools and
+    Ray workers). The split is decided here, once, and read back at assembly."""
 
-    ``settings`` is the JSON-able part of the build config the runner needs: ``image``, ``filters``.
-    """
+    image: ImageOptions
+    filters: FilterOptions
+    val_fraction: float
+    seed: int
+
+    @classmethod
+    def of(cls, build: BuildConfig) -> ShardSettings:
+        return cls(build.image, build.filters, build.val_fraction, build.seed)
+
+
+def run_shard_task(task: ShardTask, work_root: Path, settings: ShardSettings) -> ShardStats:
+    """Write ``task``'s work shard (and then its stats json) under ``work_root/subset``."""
     directory = work_dir(work_root, task.subset)
     if is_done(directory, task.shard_id):
         return next(s for s in read_all_stats(directory) if s.shard_id == task.shard_id)
-    image_options = settings["image"]
-    filters = settings["filters"]
-    threshold = float(filters["histology"].get("threshold", 0.5))
-    classifier = classifier_for(filters["histology"])
-    min_caption = int(filters.get("min_caption_chars", 0))
-    keep_non_histology = bool(filters.get("keep_non_histology", False))
+    image, filters = settings.image, settings.filters
+    threshold = float(filters.histology.get("threshold", DEFAULT_CLASSIFIER["threshold"]))
+    classifier = classifier_for(filters.histology)
 
-    split_options = settings.get("split")  # {val_fraction, seed}: rows grouped by split
-    with ShardWriter(
-        directory, task.shard_id, schema=WORK_SCHEMA, group_by="split" if split_options else None
-    ) as writer:
+    # rows grouped by split: at assembly each split reads only its own row groups
+    with ShardWriter(directory, task.shard_id, schema=WORK_SCHEMA, group_by="split") as writer:
         stats = writer.stats
         pending: list[tuple[Candidate, Any]] = []
 
@@ -102,7 +112,7 @@ def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -
             stats.counts["classify_seconds_x1000"] += int(1000 * (time.perf_counter() - started))
             for (candidate, stored), prob in zip(pending, probs, strict=True):
                 is_histology = float(prob) >= threshold
-                if not is_histology and not keep_non_histology:
+                if not is_histology and not filters.keep_non_histology:
                     stats.skip("not_histology", candidate.source_id)
                     continue
                 try:
@@ -110,10 +120,9 @@ def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -
                 except SchemaError as error:
                     stats.skip("schema_error", f"{candidate.source_id}: {error}")
                     continue
-                if split_options:
-                    record["split"] = assign_split(
-                        task.subset, candidate.source_id, **split_options
-                    )
+                record["split"] = assign_split(
+                    task.subset, candidate.source_id, settings.val_fraction, settings.seed
+                )
                 record["phash"] = int(str(imagehash.phash(stored.image)), 16)
                 record["histology_prob"] = float(prob)
                 writer.write(record)
@@ -121,16 +130,16 @@ def run_shard_task(task: ShardTask, work_root: Path, settings: dict[str, Any]) -
 
         for item in _candidates(task, stats):
             candidate = item
-            if len(candidate.caption.strip()) < min_caption:
+            if len(candidate.caption.strip()) < filters.min_caption_chars:
                 stats.skip("caption_too_short", candidate.source_id)
                 continue
             try:
                 stored = load_image(
                     candidate.image_bytes,
-                    max_side=image_options["max_side"],
-                    min_side=image_options["min_side"],
-                    max_pixels=image_options["max_pixels"],
-                    quality=image_options.get("quality", 90),
+                    max_side=image.max_side,
+                    min_side=image.min_side,
+                    max_pixels=image.max_pixels,
+                    quality=image.quality,
                 )
             except SkipRecord as skip:
                 stats.skip(skip.reason, f"{candidate.source_id}: {skip.detail}")

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
@@ -123,3 +124,30 @@ def test_config_errors_are_clear(tmp_path: Path, capsys):
     config.write_text("sources: {tiktok: {}}\n")
     with pytest.raises(QuiltError, match="unknown source"):
         BuildConfig.load(config)
+
+
+def test_datasets_builder_gives_the_build_rows(sample_corpus: Path, built_sample: Path, tmp_path):
+    """A user's ``download_and_prepare`` of the loading_scripts builder runs the same library
+    steps as ``quilt build``: same rows, same image bytes, per split (here resuming from the
+    build's finished work shards, which both share)."""
+    from loading_scripts.quilt_1m import Quilt1MBuilder
+    from quilt_hf.build import build_work_root
+
+    config = BuildConfig.load(sample_corpus / "build.yaml")
+    builder = Quilt1MBuilder(
+        config_name="quilt_1m",
+        build=config,
+        work_root=str(build_work_root(config, built_sample)),
+        cache_dir=str(tmp_path / "hf_cache"),
+    )
+    builder.download_and_prepare()
+    prepared = builder.as_dataset()
+    columns = ["split", "source_id", "image_sha256", "caption"]
+    built = pq.read_table(sorted((built_sample / "data").glob("*.parquet")))
+    for split in ("train", "val"):
+        expected = built.filter(pc.equal(built["split"], split))
+        got = prepared[split].with_format("arrow")[:]
+        assert got.select(columns).to_pylist() == expected.select(columns).to_pylist()
+        assert [i["bytes"] for i in got["image"].to_pylist()] == [
+            i["bytes"] for i in expected["image"].to_pylist()
+        ]

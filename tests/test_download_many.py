@@ -9,7 +9,8 @@ import time
 import pytest
 from sources_fixtures import ImageServer, make_jpeg
 
-from quilt_hf.download import Downloader, download_many, is_disallowed
+from quilt_hf.download import Downloader, DownloadOptions, download_many, is_disallowed
+from quilt_hf.errors import QuiltError
 
 FAST = {"timeout": 2.0, "retries": 2, "threads": 4}
 
@@ -23,7 +24,7 @@ def server():
 def test_downloads_images_in_input_order_with_sha256(server):
     images = {f"/img/{i}.jpg": make_jpeg(i) for i in range(30)}
     urls = [server.add(path, body=body) for path, body in images.items()]
-    results = list(download_many(urls, **FAST))
+    results = list(download_many(urls, DownloadOptions(**FAST)))
     assert [r.url for r in results] == urls
     assert [r.index for r in results] == list(range(30))
     for result, body in zip(results, images.values(), strict=True):
@@ -48,7 +49,10 @@ def test_every_failure_has_a_stable_reason(server):
         "connection_error": server.add("/reset.jpg", behaviour="reset"),
     }
     results = list(
-        download_many([good, *urls.values()], timeout=2.0, retries=1, threads=4, max_bytes=20_000)
+        download_many(
+            [good, *urls.values()],
+            DownloadOptions(timeout=2.0, retries=1, threads=4, max_bytes=20_000),
+        )
     )
     assert results[0].ok
     assert {r.url: r.reason for r in results[1:]} == {url: reason for reason, url in urls.items()}
@@ -59,7 +63,9 @@ def test_retries_5xx_with_backoff_but_not_4xx(server):
     flaky = server.add("/flaky.jpg", body=make_jpeg(5), behaviour="fail_then_ok", failures_left=2)
     broken = server.add("/always500", body=b"", status=503, content_type="text/plain")
     gone = server.add("/gone", body=b"", status=410, content_type="text/plain")
-    results = list(download_many([flaky, broken, gone], timeout=2.0, retries=2, threads=3))
+    results = list(
+        download_many([flaky, broken, gone], DownloadOptions(timeout=2.0, retries=2, threads=3))
+    )
     assert results[0].ok and results[0].attempts == 3
     assert results[1].reason == "http_503" and results[1].attempts == 3
     assert server.hits["/always500"] == 3
@@ -71,7 +77,9 @@ def test_slow_drip_server_is_cut_by_the_whole_response_deadline(server):
     # timeout, so only the whole-response deadline can stop it.
     drip = server.add("/drip.jpg", body=b"\xff" * 200, behaviour="slow_drip")
     started = time.monotonic()
-    (result,) = download_many([drip], timeout=1.0, deadline=0.5, retries=0, threads=1)
+    (result,) = download_many(
+        [drip], DownloadOptions(timeout=1.0, deadline=0.5, retries=0, threads=1)
+    )
     assert result.reason == "timeout"
     assert time.monotonic() - started < 3.0
 
@@ -84,7 +92,9 @@ def test_unresponsive_server_times_out_and_total_time_is_bounded():
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/never.jpg"
     try:
         started = time.monotonic()
-        results = list(download_many([url, url], timeout=0.3, retries=1, threads=2))
+        results = list(
+            download_many([url, url], DownloadOptions(timeout=0.3, retries=1, threads=2))
+        )
         elapsed = time.monotonic() - started
     finally:
         listener.close()
@@ -98,13 +108,15 @@ def test_refused_connection_is_a_connection_error():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    (result,) = download_many([f"http://127.0.0.1:{port}/x.jpg"], timeout=1.0, retries=0)
+    (result,) = download_many(
+        [f"http://127.0.0.1:{port}/x.jpg"], DownloadOptions(timeout=1.0, retries=0)
+    )
     assert result.reason == "connection_error"
 
 
 def test_connections_are_reused(server):
     urls = [server.add(f"/r/{i}.jpg", body=make_jpeg(i)) for i in range(40)]
-    with Downloader(timeout=2.0, retries=0, threads=1) as downloader:
+    with Downloader(DownloadOptions(timeout=2.0, retries=0, threads=1)) as downloader:
         assert all(downloader.fetch(url).ok for url in urls)
         pool = downloader.pool.connection_from_url(urls[0])
         assert pool.num_connections == 1  # one TCP connection served all 40 requests
@@ -112,7 +124,7 @@ def test_connections_are_reused(server):
 
 def test_lazy_input_and_early_stop(server):
     urls = (server.add(f"/lazy/{i}.jpg", body=make_jpeg(i)) for i in range(200))
-    results = download_many(urls, timeout=2.0, retries=0, threads=2)
+    results = download_many(urls, DownloadOptions(timeout=2.0, retries=0, threads=2))
     first = [next(results) for _ in range(3)]
     results.close()
     assert all(r.ok for r in first)
@@ -138,26 +150,27 @@ def test_redirects_are_followed_and_loops_stop(server):
     target = server.add("/final.jpg", body=make_jpeg(9))
     hop = server.add("/hop", status=302, content_type="text/plain", headers={"Location": target})
     loop = server.add("/loop", status=302, content_type="text/plain", headers={"Location": "/loop"})
-    results = list(download_many([hop, loop], timeout=2.0, retries=0, threads=2))
+    results = list(download_many([hop, loop], DownloadOptions(timeout=2.0, retries=0, threads=2)))
     assert results[0].ok and results[0].data == make_jpeg(9)
     assert results[1].reason == "redirect_loop"
 
 
-def test_build_download_settings_map_to_keywords():
-    from quilt_hf.download import download_settings
-
-    assert download_settings({"timeout": "3", "threads": 4, "max_bytes": 10, "resume": True}) == {
-        "timeout": 3.0,
-        "retries": 2,
-        "threads": 4,
-        "max_bytes": 10,
-    }
-    assert download_settings(None) == {"timeout": 10.0, "retries": 2, "threads": 16}
+def test_download_options_from_a_build_download_block():
+    options = DownloadOptions.of(
+        {"timeout": 3, "threads": 4, "deadline": 9, "respect_robots": False}
+    )
+    assert (options.timeout, options.threads, options.deadline) == (3, 4, 9)
+    assert options.respect_robots is False and options.retries == DownloadOptions().retries
+    assert DownloadOptions.of(None) == DownloadOptions()
+    with pytest.raises(QuiltError, match=r"unknown key\(s\) \['timout'\]"):
+        DownloadOptions.of({"timout": 3})
 
 
 def test_max_bytes_applies_while_streaming_a_body_of_unknown_length(server):
     small = server.add("/small", body=make_jpeg(1), behaviour="unsized")
     large = server.add("/large", body=make_jpeg(2, (600, 600)), behaviour="unsized")
-    results = list(download_many([small, large], timeout=2.0, retries=0, max_bytes=20_000))
+    results = list(
+        download_many([small, large], DownloadOptions(timeout=2.0, retries=0, max_bytes=20_000))
+    )
     assert results[0].ok and results[0].data == make_jpeg(1)
     assert results[1].reason == "too_large"

@@ -16,7 +16,7 @@ import pytest
 from quilt_hf.build import sample_server
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.executors import LocalExecutor
-from quilt_hf.tasks import run_shard_task, source_module
+from quilt_hf.tasks import ShardSettings, run_shard_task, source_module
 
 
 def final_rows(folder: Path) -> list[tuple]:
@@ -60,14 +60,14 @@ def test_ray_retries_a_task_that_dies_and_matches_local(sample_corpus, tmp_path)
     from quilt_hf.ray_executor import RayExecutor
 
     config = BuildConfig.load(sample_corpus / "build.yaml")
-    settings = {"image": vars(config.image), "filters": vars(config.filters)}
+    settings = ShardSettings.of(config)
     tasks = []
     for subset in ("pubmed", "laion"):
         tasks += source_module(subset).plan_shards(
             config.sources[subset],
             config.base_dir,
             config.shard_size,
-            {"download": vars(config.download)},
+            {"download": config.download},
         )
     markers = tmp_path / "markers"
     markers.mkdir()

@@ -18,13 +18,13 @@ from fault_server import FaultServer
 from sources_fixtures import api_response, make_jpeg, photo, tweet, write_jsonl
 
 from quilt_hf.build_config import FilterOptions, ImageOptions
-from quilt_hf.download import download_many
+from quilt_hf.download import DownloadOptions, download_many
 from quilt_hf.errors import SkipRecord
 from quilt_hf.images import load_image
 from quilt_hf.records import Candidate
 from quilt_hf.shards import read_all_stats
 from quilt_hf.sources import twitter
-from quilt_hf.tasks import run_shard_task
+from quilt_hf.tasks import ShardSettings, run_shard_task
 
 # Short limits keep the stalls cheap; retries=2 means at most 3 attempts per url.
 TIMEOUT, DEADLINE, RETRIES = 0.5, 1.5, 2
@@ -111,7 +111,7 @@ def test_every_url_ends_verified_or_failed_with_its_reason():
         redirects = add_redirects(server)
         all_urls = urls + [url for url, _ in redirects.values()]
         started = time.monotonic()
-        results = list(download_many(all_urls, max_bytes=MAX_BYTES, **SETTINGS))
+        results = list(download_many(all_urls, DownloadOptions(max_bytes=MAX_BYTES, **SETTINGS)))
         elapsed = time.monotonic() - started
 
         assert [r.url for r in results] == all_urls  # one result per url, in order
@@ -147,7 +147,7 @@ def test_a_server_that_stalls_everything_cannot_hold_the_run():
     with FaultServer() as server:
         urls = [server.add(f"/s/{i}.jpg", plan="stall_headers") for i in range(48)]
         started = time.monotonic()
-        results = list(download_many(urls, timeout=0.3, retries=1, threads=8))
+        results = list(download_many(urls, DownloadOptions(timeout=0.3, retries=1, threads=8)))
         elapsed = time.monotonic() - started
         assert [r.reason for r in results] == ["timeout"] * 48
         assert all(server.hits[f"/s/{i}.jpg"] == 2 for i in range(48))
@@ -160,7 +160,7 @@ def test_stopping_early_on_stalled_downloads_returns_promptly():
     # flight end at their timeout; closing does not wait for 200 stalls.
     with FaultServer() as server:
         urls = [server.add(f"/e/{i}.jpg", plan="stall_body", body=IMAGE) for i in range(200)]
-        results = download_many(urls, timeout=0.3, retries=0, threads=4)
+        results = download_many(urls, DownloadOptions(timeout=0.3, retries=0, threads=4))
         first = next(results)
         started = time.monotonic()
         results.close()
@@ -261,7 +261,7 @@ def test_openpath_shard_task_counts_every_faulty_url_as_a_row_or_a_reasoned_skip
         config["tweets"].append("liar.jsonl")
         tasks = twitter.plan_shards(config, tmp_path, shard_size=5, options={"download": SETTINGS})
         filters = FilterOptions(keep_non_histology=True, min_caption_chars=0)
-        settings = {"image": vars(ImageOptions()), "filters": vars(filters)}
+        settings = ShardSettings(ImageOptions(), filters, val_fraction=0.0, seed=0)
         for task in tasks:
             run_shard_task(task, tmp_path / "work", settings)
     stats = read_all_stats(tmp_path / "work" / "openpath")

@@ -6,6 +6,8 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from quilt_hf.schema import BUILD_TARGETS
+
     parser = subparsers.add_parser(
         "build",
         help="build a quilt_1m dataset folder from build.yaml",
@@ -23,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--builder",
         default="quilt_1m",
-        help="quilt_1m (all sources, default) or one source: quilt, openpath, pubmed, laion",
+        choices=list(BUILD_TARGETS),
+        help="quilt_1m (all sources, default) or one source alone",
     )
     parser.add_argument(
         "--format",
@@ -32,11 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write webdataset tar shards with --format webdataset (parquet is always written)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="local worker processes (default: CPUs)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes; with --executor ray and no --ray-address, the CPUs of the "
+        "local Ray started here (default: CPUs)",
     )
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument(
-        "--ray-address", default=None, help="Ray cluster address (auto, ray://host:port)"
+        "--ray-address",
+        default=None,
+        help="Ray cluster address (auto, HOST:PORT, ray://HOST:PORT); default: start a local Ray",
+    )
+    parser.add_argument(
+        "--ray-resources",
+        action="append",
+        default=[],
+        metavar="SUBSET=KEY:N[,KEY:N]",
+        help="Ray resources of each of a subset's tasks (num_cpus, num_gpus, memory or a custom "
+        "resource), e.g. quilt=num_gpus:1; default 1 CPU",
     )
     parser.add_argument(
         "--gated", action="store_true", help="add gating fields to the dataset card"
@@ -56,11 +73,14 @@ def make_executor(args: argparse.Namespace):
     if args.executor == "ray":
         from quilt_hf.ray_executor import RayExecutor
 
-        return RayExecutor(
+        executor = RayExecutor(
             address=args.ray_address,
+            num_cpus=args.workers,
             resources=parse_resources(args.ray_resources),
             actors=parse_actors(args.ray_actors),
         )
+        executor.connect()  # a missing cluster or an impossible resource fails before any output
+        return executor
     from quilt_hf.executors import LocalExecutor
 
     return LocalExecutor(workers=args.workers)
@@ -72,6 +92,7 @@ def parse_resources(specs: list[str]) -> dict[str, dict[str, float]]:
     resources: dict[str, dict[str, float]] = {}
     for spec in specs:
         subset, _, pairs = spec.partition("=")
+        _check_subset(subset.strip(), "--ray-resources", spec)
         try:
             resources[subset.strip()] = {
                 key.strip(): float(value) for key, value in (p.split(":") for p in pairs.split(","))
@@ -89,10 +110,19 @@ def parse_actors(specs: list[str]) -> dict[str, int]:
     actors: dict[str, int] = {}
     for spec in specs:
         subset, _, count = spec.partition("=")
+        _check_subset(subset.strip(), "--ray-actors", spec)
         if not count.isdigit():
             raise QuiltError(f"--ray-actors {spec!r}: expected SUBSET=N")
         actors[subset.strip()] = int(count)
     return actors
+
+
+def _check_subset(subset: str, flag: str, spec: str) -> None:
+    from quilt_hf.errors import QuiltError
+    from quilt_hf.schema import SUBSETS
+
+    if subset not in SUBSETS:
+        raise QuiltError(f"{flag} {spec!r}: unknown subset {subset!r}; choose one of {SUBSETS}")
 
 
 def run(args: argparse.Namespace) -> int:

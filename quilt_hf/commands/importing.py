@@ -62,9 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_quilt1m(args: argparse.Namespace) -> int:
-    from loading_scripts.quilt1m_release import ReleasedQuilt1MBuilder
     from quilt_hf.importers.folder import QUILT1M_ORIGIN, QUILT1M_TERMS, import_folder
-    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions, check_lookup
+    from quilt_hf.importers.quilt1m import ImportFilters, ImportOptions, check_lookup, run_import
 
     options = ImportOptions(
         lookup=args.lookup,
@@ -82,7 +81,7 @@ def run_quilt1m(args: argparse.Namespace) -> int:
     )
     check_lookup(options)  # a filter on a column the lookup lacks fails before any output
     result = import_folder(
-        ReleasedQuilt1MBuilder,
+        run_import,
         options,
         args.out,
         pretty_name="Quilt-1M (released, imported with quilt-hf)",
@@ -95,12 +94,11 @@ def run_quilt1m(args: argparse.Namespace) -> int:
 
 
 def run_arch(args: argparse.Namespace) -> int:
-    from loading_scripts.arch import ArchBuilder
-    from quilt_hf.importers.arch import ArchOptions
+    from quilt_hf.importers.arch import ArchOptions, run_arch_import
     from quilt_hf.importers.folder import ARCH_ORIGIN, ARCH_TERMS, import_folder
 
     result = import_folder(
-        ArchBuilder,
+        run_arch_import,
         ArchOptions(captions=args.captions, images=args.images, source=args.source),
         args.out,
         pretty_name="ARCH (imported with quilt-hf)",

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from quilt_hf.errors import QuiltError
-
-ASR_BACKENDS = ("captions", "whisper", "pocketsphinx")
-CORRECTORS = ("lexicon", "openai", "transformers")
+from quilt_hf.text.pipeline import CORRECTORS  # the choices are the pipeline's own registries
+from quilt_hf.text.transcribe import BACKENDS as ASR_BACKENDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -36,11 +37,8 @@ def result_path(out_dir: Path, dataset: str, model: str, task: str) -> Path:
 
 def save_result(out_dir: Path, dataset: str, model: str, task: str, result: dict[str, Any]) -> Path:
     path = result_path(out_dir, dataset, model, task)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"dataset": dataset, "model": model, "task": task, **result}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True))
     return path
 
 

@@ -30,6 +30,12 @@ DEFAULT_STAIN_MODEL = Path(__file__).resolve().parent.parent / "resources" / "st
 DEFAULT_HF_MODEL = (
     "google/vit-base-patch16-224-in21k"  # a base to fine-tune with `quilt histo train`
 )
+# What builds and video processing use when nothing else is configured.
+DEFAULT_CLASSIFIER: dict[str, Any] = {"backend": "stain", "threshold": 0.5}
+CLASSIFIER_KEYS = frozenset(
+    {"backend", "threshold", "model", "histology_labels", "stain_model", "members", "device"}
+    | {"batch_size"}
+)
 _NEGATED_LABEL = re.compile(r"^(not|non|no)([\W_]|$)|^(not|non)histo", re.IGNORECASE)
 
 
@@ -203,6 +209,7 @@ def load_classifier(config: Mapping[str, Any] | None) -> HistologyClassifier:
         members: [{backend: stain}, {backend: hf, model: ..., threshold: 0.3}]   # ensemble
     """
     config = dict(config or {})
+    check_classifier_config(config)
     backend = str(config.get("backend", "stain")).lower()
     threshold = config.get("threshold")
     if backend == "stain":
@@ -225,3 +232,17 @@ def load_classifier(config: Mapping[str, Any] | None) -> HistologyClassifier:
             [load_classifier(m) for m in members], threshold=0.5 if threshold is None else threshold
         )
     raise QuiltError(f"unknown histology backend {backend!r}: use stain, hf or ensemble")
+
+
+def check_classifier_config(config: Mapping[str, Any], where: str = "classifier") -> None:
+    """Unknown keys (in ensemble members too) are errors that name the key."""
+    if not isinstance(config, Mapping):
+        raise QuiltError(f"{where} must be a mapping, got {type(config).__name__}")
+    unknown = set(config) - CLASSIFIER_KEYS
+    if unknown:
+        raise QuiltError(
+            f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(CLASSIFIER_KEYS)}"
+        )
+    for index, member in enumerate(config.get("members") or []):
+        if isinstance(member, Mapping):
+            check_classifier_config(member, f"{where}.members[{index}]")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
+from quilt_hf.atomic import write_text_atomic
 
-def write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a killed build never leaves half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+# a killed build never leaves half a page
+write_text = write_text_atomic
 
 
 def page(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from quilt_hf.atomic import atomic_path
 
 THUMB_SIZE = 192
 QUALITY = 82
@@ -39,10 +40,8 @@ def make_thumbnail(data: bytes, target: Path, size: int = THUMB_SIZE) -> None:
         image.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale
         image = image.convert("RGB")
         image.thumbnail((size, size))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        image.save(tmp, format="JPEG", quality=QUALITY)
-    os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            image.save(tmp, format="JPEG", quality=QUALITY)
 
 
 class ThumbnailMaker:

@@ -16,6 +16,7 @@ from typing import Any
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import load_image
+from quilt_hf.importers.folder import ImportReport
 from quilt_hf.schema import make_record
 from quilt_hf.shards import ShardStats, ShardWriter, is_done
 
@@ -104,7 +105,7 @@ def arch_records(
         )
 
 
-def run_arch_import(options: ArchOptions, work_dir: Path) -> list[ShardStats]:
+def run_arch_import(options: ArchOptions, work_dir: Path) -> ImportReport:
     if not options.images.is_dir():
         raise QuiltError(f"images folder {options.images} does not exist")
     if options.source not in ("", "books", "pubmed"):
@@ -120,4 +121,4 @@ def run_arch_import(options: ArchOptions, work_dir: Path) -> list[ShardStats]:
                 arch_records(entries[start : start + options.shard_rows], options, writer.stats)
             )
         written.append(writer.stats)
-    return written
+    return ImportReport(shards_written=written)

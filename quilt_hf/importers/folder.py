@@ -1,20 +1,29 @@
-"""Run an importer's builder into a dataset folder with its card (``quilt import ...``)."""
+"""Run an importer into a dataset folder with its card (``quilt import ...``).
+
+An importer (``quilt_hf.importers.quilt1m.run_import``, ``...arch.run_arch_import``) writes
+resumable work shards whose rows carry their own split; ``import_folder`` then writes them out with
+the same folder writer as ``quilt build``.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.dataset_card import write_dataset_card
-from quilt_hf.dataset_folder import (
-    builder_cache_dir,
-    prepare_folder,
-    skipped_by_reason,
-    summarize_folder,
-    work_shards_dir,
-)
-from quilt_hf.shards import write_json_atomic
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from quilt_hf.atomic import write_json_atomic
+from quilt_hf.dataset_folder import skipped_by_reason, work_shards_dir, write_dataset_folder
+from quilt_hf.errors import QuiltError
+from quilt_hf.schema import SPLITS
+from quilt_hf.shards import ShardStats, read_selected_row_groups
 
 QUILT1M_ORIGIN = (
     (
@@ -45,8 +54,20 @@ ARCH_ORIGIN = (
 ARCH_TERMS = "ARCH is released for research under its authors' terms (CC BY-NC-SA 4.0 at release)."
 
 
+@dataclass
+class ImportReport:
+    """What an importer's ``run(options, work_dir)`` wrote and met."""
+
+    shards_written: list[ShardStats] = field(default_factory=list)
+    missing_images: set[str] = field(default_factory=set)
+    duplicate_members: dict[str, int] = field(default_factory=dict)
+
+
+Importer = Callable[[Any, Path], ImportReport]  # (options, work dir) -> report; resumable
+
+
 def import_folder(
-    builder_cls: type,
+    importer: Importer,
     options: Any,
     out_dir: str | Path,
     *,
@@ -55,34 +76,31 @@ def import_folder(
     terms: str,
     gated: bool = False,
 ) -> dict[str, Any]:
+    """Run ``importer`` into resumable work shards, then write the dataset folder and its card."""
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = (
-        work_shards_dir(out_dir, {"importer": builder_cls.__name__, "options": options}) / "import"
+        work_shards_dir(out_dir, {"importer": importer.__name__, "options": options}) / "import"
     )
-    report: dict[str, Any] = {}
-    builder = builder_cls(
-        config_name="default",
-        options=options,
-        work_root=str(work_dir),
-        report=report,
-        cache_dir=builder_cache_dir(out_dir),
-    )
-    files, split_bytes = prepare_folder(builder, out_dir)
+    report = importer(options, work_dir)
+    paths, counts = imported_shards(work_dir)
     skipped = skipped_by_reason([work_dir])
-    counts = report.get("per_split", {})
-    summary = summarize_folder(
-        files,
-        split_bytes,
-        counts,
-        skipped,
+    splits = [s for s in SPLITS if any(c.get(s) for c in counts.values())]
+    if not splits:
+        raise QuiltError("no rows were imported: see the skip reasons in the work shards' stats")
+    write_dataset_folder(
+        out_dir,
+        {split: imported_tables(paths, split) for split in splits},
+        counts=counts,
+        skipped=skipped,
+        repo_id=out_dir.name,
+        gated=gated,
         pretty_name=pretty_name,
         origin=origin,
         terms=terms,
     )
-    write_dataset_card(out_dir, summary, repo_id=out_dir.name, gated=gated)
-    missing = report.get("missing_images", [])
+    missing = sorted(report.missing_images)
     if missing:
         (out_dir / "missing_images.txt").write_text("\n".join(missing) + "\n")
     result = {
@@ -90,8 +108,34 @@ def import_folder(
         "skipped": dict(skipped),
         "rows": sum(sum(c.values()) for c in counts.values()),
         "missing_images": len(missing),
-        "duplicate_archive_members": report.get("duplicate_members", {}),
+        "duplicate_archive_members": report.duplicate_members,
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_json_atomic(out_dir / "import_stats.json", result)
     return result
+
+
+def imported_shards(work_dir: Path) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """The work shards of an import, and their rows per subset and split (the rows carry their
+    own split: the release's)."""
+    paths = [str(p) for p in sorted(work_dir.glob("*.parquet"))]
+    per_split: dict[str, Counter] = {}
+    for path in paths:
+        table = pq.read_table(path, columns=["subset", "split"])
+        for subset, split in zip(
+            table.column("subset").to_pylist(), table.column("split").to_pylist(), strict=True
+        ):
+            per_split.setdefault(subset, Counter())[split] += 1
+    return paths, {s: dict(c) for s, c in per_split.items()}
+
+
+def imported_tables(paths: list[str], split: str) -> Iterator[pa.Table]:
+    """The rows of ``split``, in file order (shards written grouped by split read only theirs)."""
+
+    def keep(shard, group, first, rows):
+        column = shard.read_row_group(group, columns=["split"]).column(0)
+        return np.asarray(pc.equal(column, split))
+
+    for path in paths:
+        for _, table in read_selected_row_groups(path, keep):
+            yield table

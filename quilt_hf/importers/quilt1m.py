@@ -39,6 +39,7 @@ from PIL import Image
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import load_image
+from quilt_hf.importers.folder import ImportReport
 from quilt_hf.importers.image_store import ImageStore, base_name
 from quilt_hf.schema import DEFAULTS, SPLITS, SUBSETS
 from quilt_hf.shards import (
@@ -438,13 +439,6 @@ class ImageInfoCache:
         if reason not in self._reasons:
             self._reasons.append(reason)
         self._state[image_id] = 2 + self._reasons.index(reason)
-
-
-@dataclass
-class ImportReport:
-    shards_written: list[ShardStats] = field(default_factory=list)
-    missing_images: set[str] = field(default_factory=set)
-    duplicate_members: dict[str, int] = field(default_factory=dict)
 
 
 def run_import(options: ImportOptions, work_dir: Path) -> ImportReport:

@@ -16,7 +16,6 @@ frame file, so a rerun and every row of one image give the same name).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -28,14 +27,17 @@ from typing import Any
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
+from quilt_hf.sources.inputs import expand_patterns
 from quilt_hf.sources.youtube.filter import safe_video_id
+from quilt_hf.sources.youtube.run import ProcessOptions
 
 log = logging.getLogger(__name__)
 
 SUBSET = "quilt"
 DEFAULT_WORK_DIR = "youtube_work"
 IMAGE_NAMESPACE = uuid.UUID("6f1c2d3e-8a4b-4c5d-9e6f-7a8b9c0d1e2f")  # fixed: stable image names
-PROCESS_KEYS = ("asr", "corrector", "classifier", "captions")
+PROCESS_KEYS = ("asr", "asr_fallback", "corrector", "classifier")  # ProcessOptions fields
+SOURCE_KEYS = frozenset({"pairs", "videos", "pages", "work_dir", "captions", *PROCESS_KEYS})
 
 
 def plan_shards(
@@ -44,8 +46,13 @@ def plan_shards(
     """Shard tasks: pairs files packed to about ``shard_size`` rows; one video or page per task."""
     base_dir = Path(base_dir)
     config = dict(config or {})
+    unknown = set(config) - SOURCE_KEYS
+    if unknown:
+        raise QuiltError(
+            f"sources.quilt: unknown key(s) {sorted(unknown)}; valid keys: {sorted(SOURCE_KEYS)}"
+        )
     if config.get("pairs"):
-        files = _glob(base_dir, config["pairs"], "pairs")
+        files = expand_patterns(config["pairs"], base_dir, what="sources.quilt.pairs")
         return _pack_pairs(files, max(1, int(shard_size)))
     # Processing output goes where the config says, else into the build's own work folder (so a
     # build writes nothing outside its output folder), else next to the inputs.
@@ -58,10 +65,12 @@ def plan_shards(
     task_options = {
         "base_dir": str(base_dir),
         "work_dir": str(work_dir),
-        **{key: config[key] for key in PROCESS_KEYS if key in config},
+        "captions": config.get("captions", "vtt"),
+        "process": process_options(config),
     }
     if config.get("videos"):
-        items = [("video", str(path)) for path in _glob(base_dir, config["videos"], "videos")]
+        videos = expand_patterns(config["videos"], base_dir, what="sources.quilt.videos")
+        items = [("video", str(path)) for path in videos]
     elif config.get("pages"):
         items = [("page", str(url)) for url in config["pages"]]
     else:
@@ -69,18 +78,21 @@ def plan_shards(
     return [_task([item], task_options) for item in items]
 
 
-def _glob(base_dir: Path, patterns: list[str] | str, key: str) -> list[Path]:
-    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-    found = sorted(
-        {
-            Path(p)
-            for pattern in patterns
-            for p in glob.glob(str(base_dir / pattern), recursive=True)
-        }
-    )
-    if not found:
-        raise QuiltError(f"sources.quilt.{key}: nothing matches {patterns} under {base_dir}")
-    return found
+def process_options(config: dict[str, Any]) -> ProcessOptions:
+    """``sources.quilt``'s processing keys as the ``ProcessOptions`` that ``quilt youtube run``
+    uses too; backends are checked against the pipeline's registries."""
+    from quilt_hf.text.pipeline import CORRECTORS
+    from quilt_hf.text.transcribe import BACKENDS
+
+    options = ProcessOptions(**{key: config[key] for key in PROCESS_KEYS if key in config})
+    for key, value, valid in (
+        ("asr", options.asr, BACKENDS),
+        ("asr_fallback", options.asr_fallback, (None, *BACKENDS)),
+        ("corrector", options.corrector, CORRECTORS),
+    ):
+        if value not in valid:
+            raise QuiltError(f"sources.quilt.{key}: {value!r} is not one of {list(valid)}")
+    return options
 
 
 def _pack_pairs(files: list[Path], shard_size: int) -> list[ShardTask]:
@@ -133,20 +145,25 @@ def _process_local_video(video: Path, options: dict[str, Any]) -> Path:
         raise SkipRecord("unsafe_id", str(error)) from error
     folder = Path(options["work_dir"]) / video_id
     if not (folder / "stats.json").is_file():
-        asr = options.get("asr", "captions")
+        process: ProcessOptions = options["process"]
         captions = _captions_for(video, options)
+        asr = process.asr
         if asr == "captions" and captions is None:
-            raise SkipRecord(
-                "no_captions", f"{video.name}: no captions ({options.get('captions')})"
-            )
+            if not process.asr_fallback:
+                raise SkipRecord(
+                    "no_captions", f"{video.name}: no captions ({options['captions']})"
+                )
+            asr = process.asr_fallback
         info_path = video.with_name(f"{video.stem}.info.json")
         info = _read_json(info_path) if info_path.is_file() else None
-        _process(video, folder, captions=captions, video_id=video_id, info=info, options=options)
+        _process(
+            video, folder, captions=captions, video_id=video_id, info=info, asr=asr, process=process
+        )
     return folder / "pairs.jsonl"
 
 
 def _captions_for(video: Path, options: dict[str, Any]) -> Path | None:
-    setting = options.get("captions", "vtt")
+    setting = options["captions"]
     if setting in (None, "none"):
         return None
     if setting == "vtt":
@@ -158,7 +175,7 @@ def _captions_for(video: Path, options: dict[str, Any]) -> Path | None:
 
 def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
     from quilt_hf.sources.youtube.fetch import fetch_video
-    from quilt_hf.sources.youtube.run import ProcessOptions, process_folder
+    from quilt_hf.sources.youtube.run import process_folder
 
     stem = Path(urllib.parse.urlparse(url).path).stem
     try:
@@ -171,13 +188,8 @@ def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
         fetched = fetch_video({"id": video_id, "webpage_url": url}, work)
         if fetched["status"] == "failed":
             raise SkipRecord(f"fetch_{fetched['reason']}", f"{url}: {fetched.get('detail', '')}")
-        process = ProcessOptions(
-            asr=options.get("asr", "captions"),
-            corrector=options.get("corrector", "lexicon"),
-            classifier=options.get("classifier"),
-        )
         try:
-            process_folder(video_id, folder, process)
+            process_folder(video_id, folder, options["process"])
         except SkipRecord:
             raise
         except Exception as error:  # one broken video is a skip, not a failed shard
@@ -186,7 +198,14 @@ def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
 
 
 def _process(
-    video: Path, folder: Path, *, captions: Path | None, video_id: str, info: Any, options: dict
+    video: Path,
+    folder: Path,
+    *,
+    captions: Path | None,
+    video_id: str,
+    info: Any,
+    asr: str,
+    process: ProcessOptions,
 ) -> None:
     from quilt_hf.video.pipeline import process_video
 
@@ -194,12 +213,13 @@ def _process(
         process_video(
             video,
             folder,
-            captions=captions,
-            asr=options.get("asr", "captions"),
-            corrector=options.get("corrector", "lexicon"),
-            classifier=options.get("classifier"),
+            captions=captions if asr == "captions" else None,
+            asr=asr,
+            corrector=process.corrector,
+            classifier=process.classifier,
             video_id=video_id,
             info=info,
+            **process.extra,
         )
     except SkipRecord:
         raise

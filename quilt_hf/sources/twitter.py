@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.download import download_many, download_settings
+from quilt_hf.download import DownloadOptions, download_many
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
@@ -314,7 +314,7 @@ def plan_shards(
         {"kind": "missing", "id": i, "detail": errors.get(i, "requested but not in any response")}
         for i in missing_ids
     ]
-    task_options = {"download": dict((options or {}).get("download") or {})}
+    task_options = {"download": DownloadOptions.of((options or {}).get("download"))}
     return [
         ShardTask(
             subset=SUBSET,
@@ -422,9 +422,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
         tags = pathology_tags(texts)
         pending.extend((conversation, caption, "\n".join(raw_texts), tags, url) for url in urls)
 
-    results = download_many(
-        (url for *_, url in pending), **download_settings(task.options.get("download"))
-    )
+    results = download_many((url for *_, url in pending), task.options["download"])
     for (conversation, caption, raw, tags, url), result in zip(pending, results, strict=True):
         if not result.ok:
             yield SkipRecord(result.reason, f"{conversation}: {url}")

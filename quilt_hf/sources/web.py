@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quilt_hf.download import download_many, download_settings
+from quilt_hf.download import DownloadOptions, download_many
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
@@ -84,7 +84,7 @@ def plan_shards(
     except (TypeError, ValueError) as error:
         raise QuiltError(f"laion min_similarity must be a number: {error}") from error
     task_options = {
-        "download": dict((options or {}).get("download") or {}),
+        "download": DownloadOptions.of((options or {}).get("download")),
         "min_similarity": min_similarity,
     }
     chosen = _chosen_columns(config)
@@ -225,9 +225,7 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
                 }
             )
 
-    results = download_many(
-        (row["url"] for row in wanted), **download_settings(task.options.get("download"))
-    )
+    results = download_many((row["url"] for row in wanted), task.options["download"])
     for row, result in zip(wanted, results, strict=True):
         if not result.ok:
             yield SkipRecord(result.reason, row["url"])

@@ -17,12 +17,12 @@ Stages, in order (each timed in ``stats.json``):
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 from quilt_hf.video.align import (
     PAIR_CHUNK_TIME_RULE,
@@ -33,7 +33,6 @@ from quilt_hf.video.align import (
 )
 
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-DEFAULT_CLASSIFIER = {"backend": "stain", "threshold": 0.5}
 
 
 def check_video_id(video_id: str) -> str:
@@ -51,10 +50,7 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_write_atomic = write_text_atomic  # pairs.jsonl and stats.json: never half written
 
 
 def process_video(
@@ -78,7 +74,7 @@ def process_video(
     ``info`` is the yt-dlp info dict when there is one (its ``id``, ``webpage_url`` and ``license``
     fill the pairs); ``chunk_time`` overrides ``PAIR_CHUNK_TIME_RULE``.
     """
-    from quilt_hf.filters.histology import load_classifier
+    from quilt_hf.filters.histology import DEFAULT_CLASSIFIER, load_classifier
     from quilt_hf.text.pipeline import TextStage
     from quilt_hf.text.transcribe import transcribe
     from quilt_hf.video.decode import probe

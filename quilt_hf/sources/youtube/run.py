@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video, find_files
 from quilt_hf.sources.youtube.filter import safe_video_id
@@ -32,7 +33,7 @@ class ProcessOptions:
 
     asr: str = "captions"  # captions | whisper | pocketsphinx
     asr_fallback: str | None = None  # used when asr == captions and the video has none
-    corrector: str = "lexicon"  # lexicon | openai | transformers
+    corrector: str = "lexicon"  # one of quilt_hf.text.pipeline.CORRECTORS
     classifier: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more process_video keyword arguments
 
@@ -185,7 +186,5 @@ def run_videos(
         "process_options": {k: v for k, v in asdict(process_options).items() if k != "extra"},
         "results": results,
     }
-    tmp = out_dir / (SUMMARY_NAME + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str))
-    tmp.replace(out_dir / SUMMARY_NAME)
+    write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2, default=str))
     return summary
