@@ -82,10 +82,24 @@ def run(python: str, code: str, *args: str) -> dict:
 
 
 def main() -> None:
+    import argparse
+
     import numpy as np
 
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Each measurement runs in a fresh subprocess; the peer column needs .peers/clipbench.",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        nargs="+",
+        default=[10_000, 50_000],
+        help="retrieval sizes (text-image pairs) to time (default: 10000 50000)",
+    )
+    args = parser.parse_args()
     print("retrieval (chunked, dim 512, 2 texts/image, K up to 200, chunk 1024 queries)")
-    for n in (10_000, 50_000):
+    for n in args.pairs:
         r = run(sys.executable, RETRIEVAL, str(n))
         print(
             f"  {n:>6} pairs: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB "
