@@ -96,12 +96,16 @@ def test_cross_fade_windows_do_not_straddle_the_fade(tmp_path):
 def test_pan_and_zoom_are_not_static(tmp_path, motion):
     slides = [SlideSpec("histology", 11.0, motion=motion, magnification=1, stain="H&E")]
     video, _ = small_video(tmp_path, slides, name=motion)
-    windows, _ = find_static_windows(video)
+    found, _ = find_static_windows(video)
+    windows = [w for w in found if w.kind == "still"]
     moving = (4.0, 11.0 - 4.0)  # HOLD seconds still, then motion, then still again
     assert len(windows) == 2, [(w.start, w.end) for w in windows]
     for window in windows:
         assert overlap((window.start, window.end), moving) < 0.3
     assert windows[0].start < 0.5 and windows[1].end > 10.0
+    # the motion itself is moving views (views.py), never a still window, and lies inside it
+    for view in (w for w in found if w.kind == "moving"):
+        assert moving[0] - 0.5 <= view.start and view.end <= moving[1] + 0.5
 
 
 def test_moving_cursor_over_histology_stays_one_window_and_is_erased(tmp_path):

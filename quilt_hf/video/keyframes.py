@@ -40,6 +40,8 @@ class Keyframe:
     histology_prob: float = 0.0
     is_histology: bool = False
     magnification: int = -1
+    kind: str = "still"  # "still" (a static window's median) | "moving" (a moving view's frame)
+    picture_time: float = -1.0  # when the picture was on screen (window start for a still one)
 
 
 def image_name(video_id: str, start: float) -> str:
@@ -218,6 +220,8 @@ def build_keyframes(
                 histology_prob=prob,
                 is_histology=histology,
                 magnification=magnification,
+                kind=window.kind,
+                picture_time=window.picture_time,
             )
         )
     return keyframes

@@ -1,0 +1,153 @@
+"""Moving views on synthetic frame sequences: pans that never stop, cuts between pans, blur, fades."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from quilt_hf.video.decode import Sample, luma_thumbnail, thumb_step
+from quilt_hf.video.static_windows import find_windows
+from quilt_hf.video.views import MOVING_KEYFRAME_RULE, ViewParams, measure_drift, sharpness
+
+H, W = 180, 320
+FPS = 4.0
+
+
+def texture(seed: int, h: int, w: int) -> np.ndarray:
+    """Tissue-like RGB texture: blobs at several scales (smoothed noise), not a flat colour."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h, w), np.float32)
+    for cells, weight in ((8, 1.0), (24, 0.6), (70, 0.4)):
+        noise = rng.uniform(0, 1, (h // cells + 2, w // cells + 2)).astype(np.float32)
+        out += (
+            weight
+            * np.asarray(
+                Image.fromarray(noise).resize(
+                    (w + 2 * cells, h + 2 * cells), Image.Resampling.BICUBIC
+                )
+            )[cells : cells + h, cells : cells + w]
+        )
+    out = (out - out.min()) / (out.max() - out.min())
+    tint = np.array([0.85, 0.45, 0.75], np.float32)  # pink / purple like H&E
+    return (255 * (0.25 + 0.75 * out[..., None] * tint)).clip(0, 255).astype(np.uint8)
+
+
+def pan(canvas: np.ndarray, seconds: float, dx: float, dy: float = 0.0, x0=0, y0=0):
+    """Frames of a view sliding over ``canvas`` by (dx, dy) pixels per sample, never still."""
+    return [
+        canvas[int(y0 + k * dy) : int(y0 + k * dy) + H, int(x0 + k * dx) : int(x0 + k * dx) + W]
+        for k in range(int(seconds * FPS))
+    ]
+
+
+def samples_of(frames, start: float = 0.0):
+    import av
+
+    out = []
+    for i, rgb in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        out.append(Sample(start + i / FPS, luma_thumbnail(frame, thumb_step(W, 160)), frame))
+    return out
+
+
+def where_in(canvas: np.ndarray, picture: Image.Image) -> tuple[int, int, float]:
+    """Best (x, y) of ``picture`` in ``canvas`` on a coarse grid, with its correlation."""
+    small = np.asarray(picture.convert("L"), np.float32)[::4, ::4]
+    grey = np.asarray(Image.fromarray(canvas).convert("L"), np.float32)
+    best = (0, 0, -1.0)
+    for y in range(0, grey.shape[0] - H + 1, 2):
+        for x in range(0, grey.shape[1] - W + 1, 2):
+            c = np.corrcoef(grey[y : y + H : 4, x : x + W : 4].ravel(), small.ravel())[0, 1]
+            if c > best[2]:
+                best = (x, y, float(c))
+    return best
+
+
+def test_drift_measures_a_known_shift_and_rejects_other_content():
+    canvas = texture(0, H + 40, W + 80)
+    a = np.asarray(Image.fromarray(canvas[:H, :W]).convert("L").reduce(2), np.float32)
+    b = np.asarray(
+        Image.fromarray(canvas[10 : 10 + H, 30 : 30 + W]).convert("L").reduce(2), np.float32
+    )
+    drift = measure_drift(a, b)
+    assert drift.shift == (-5, -15)  # the view moved right/down by (30, 10) px = (15, 5) thumb px
+    assert drift.correlation > 0.95 and drift.overlap == pytest.approx((85 * 145) / (90 * 160))
+    other = np.asarray(Image.fromarray(texture(1, H, W)).convert("L").reduce(2), np.float32)
+    assert measure_drift(a, other).correlation < 0.3
+
+
+def test_a_pan_that_never_stops_yields_moving_keyframes_along_it():
+    canvas = texture(2, H, W + 600)
+    frames = pan(canvas, seconds=14.0, dx=10.0)  # 40 px/s: the view is never still
+    windows, stats = find_windows(samples_of(frames))
+    assert all(w.kind == "moving" for w in windows) and stats.windows == 0
+    assert len(windows) >= 3  # ~560 px travelled, a new keyframe each ~107 px (1/3 of 320)
+    for window in windows:
+        x, _, match = where_in(canvas, window.image)
+        assert match > 0.9  # the picture is a real view of the slide ...
+        assert abs(x - 10.0 * window.frame_time * FPS) <= 4  # ... at the time it says
+        assert window.start <= window.frame_time <= window.end
+    # views follow one another with no overlap, and cover most of the pan
+    for a, b in zip(windows, windows[1:], strict=False):
+        assert a.end < b.start
+    assert sum(w.end - w.start + 1 / FPS for w in windows) >= 0.8 * 14.0
+
+
+def test_a_cut_between_two_pans_splits_views_with_no_static_window_on_either_side():
+    left, right = texture(3, H, W + 300), texture(4, H + 200, W)
+    frames = pan(left, 6.0, dx=8.0) + pan(right, 6.0, dx=0.0, dy=6.0)
+    cut = 6.0
+    windows, stats = find_windows(samples_of(frames))
+    assert stats.windows == 0 and windows
+    assert not any(w.start < cut <= w.end for w in windows)  # no view straddles the cut
+    assert any(w.end < cut for w in windows) and any(w.start >= cut for w in windows)
+
+
+def test_the_keyframe_is_a_sharp_frame_not_a_blurred_one():
+    canvas = texture(5, H, W + 200)
+    frames = pan(canvas, 3.0, dx=6.0)
+    blurred = {k for k in range(len(frames)) if k % 3 != 1}  # motion blur on 2 of 3 frames
+    frames = [
+        np.asarray(Image.fromarray(f).filter(ImageFilter.BoxBlur(4))) if k in blurred else f
+        for k, f in enumerate(frames)
+    ]
+    windows, _ = find_windows(samples_of(frames))
+    assert windows
+    for window in windows:
+        k = round(window.frame_time * FPS)
+        assert k not in blurred
+        assert sharpness(np.asarray(window.image.convert("L"), np.float32)) > 0
+
+
+def test_still_slides_keep_the_static_rule_and_a_fade_makes_no_keyframe():
+    a, b = texture(6, H, W), texture(7, H, W)
+    fade = [(a * (1 - t) + b * t).astype(np.uint8) for t in np.linspace(0.2, 0.8, 4)]
+    frames = [a] * 20 + fade + [b] * 20
+    windows, stats = find_windows(samples_of(frames))
+    assert [w.kind for w in windows] == ["still", "still"]  # the 1 s fade yields nothing
+    assert windows[0].end < 5.0 <= windows[1].start
+
+
+def test_a_still_hold_then_a_pan_gives_a_still_window_and_moving_views_after_it():
+    canvas = texture(8, H, W + 400)
+    frames = [canvas[:H, :W]] * 16 + pan(canvas, 8.0, dx=12.0)
+    windows, _ = find_windows(samples_of(frames))
+    assert windows[0].kind == "still" and windows[0].end <= 4.0  # the pan starts from this view
+    moving = [w for w in windows if w.kind == "moving"]
+    assert moving and all(w.start > windows[0].end for w in moving)
+
+
+def test_views_can_be_switched_off_and_the_rule_is_documented():
+    canvas = texture(9, H, W + 400)
+    windows, _ = find_windows(samples_of(pan(canvas, 6.0, dx=12.0)), _no_views())
+    assert windows == []
+    assert "phase correlation" in MOVING_KEYFRAME_RULE and "sharpest" in MOVING_KEYFRAME_RULE
+    assert f"{ViewParams.min_view:g} s" in MOVING_KEYFRAME_RULE
+
+
+def _no_views():
+    from quilt_hf.video.static_windows import WindowParams
+
+    return WindowParams(views=None)
