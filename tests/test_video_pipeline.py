@@ -148,3 +148,31 @@ def test_truncated_video_is_a_clear_error(lecture, tmp_path):
     with pytest.raises(QuiltError):
         process_video(cut, tmp_path / "o", captions=out / "lecA.vtt")
     assert not (tmp_path / "o" / "stats.json").exists()
+
+
+def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_path):
+    """YouTube auto-captions have no punctuation or capitals: the texts are restored sentences
+    (offline: the pauses method), the raw words stay in noisy_text."""
+    import re
+
+    out, truth = lecture
+    raw = (out / "lecA.vtt").read_text()
+    lines = [
+        line
+        if "-->" in line or line.startswith(("WEBVTT", "Kind:", "Language:"))
+        else re.sub(r"[.,?!;:]", "", line.lower())
+        for line in raw.splitlines()
+    ]
+    auto = tmp_path / "auto.vtt"
+    auto.write_text("\n".join(lines) + "\n")
+    stats = process_video(out / "lecA.mp4", tmp_path / "o", captions=auto, video_id="lecA")
+    assert stats["sentence_method"] == "pauses" and stats["sentences"] >= 3
+    pairs = [json.loads(line) for line in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
+    assert pairs
+    for pair in pairs:
+        assert pair["noisy_text"] == pair["noisy_text"].lower() and "." not in pair["noisy_text"]
+        assert pair["corrected_text"][0].isupper() and pair["corrected_text"].endswith(".")
+        assert pair["sentence_method"] == "pauses"
+    assert score_pairs(pairs, truth)["slides_with_correct_pair"] == 3
+    kinds = stats["still_keyframes"] + stats["moving_keyframes"]
+    assert kinds == stats["keyframes"]

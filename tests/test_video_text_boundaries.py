@@ -81,3 +81,13 @@ def test_rule_is_documented_and_chunk_time_positive():
     assert "most of its words" in TEXT_BOUNDARY_RULE and "sentence ends" in TEXT_BOUNDARY_RULE
     with pytest.raises(ValueError):
         pair_segments([], [], [], chunk_time=0)
+
+
+def test_the_dataset_card_states_the_rules():
+    from quilt_hf.dataset_card import _curation_text
+    from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE
+    from quilt_hf.video.views import MOVING_KEYFRAME_RULE
+
+    text = _curation_text("quilt")
+    for rule in (TEXT_BOUNDARY_RULE, MOVING_KEYFRAME_RULE, PAIR_CHUNK_TIME_RULE):
+        assert rule in text

@@ -21,7 +21,7 @@ of these methods (``SENTENCE_METHODS``):
   ``with`` ...) or inside a lexicon term (``basal cell carcinoma``).
 
 Whatever the method, a sentence longer than ``MAX_SENTENCE_WORDS`` is split at its longest
-allowed pause; then the first word of each sentence is capitalised (``truecase``) and the last one
+allowed pause (before a word that often opens a sentence, ``STARTERS``, on a near-tie); then the first word of each sentence is capitalised (``truecase``) and the last one
 ends with a mark.
 """
 
@@ -51,6 +51,10 @@ _CLOSED_CLASS = """a an the of with and or but in on at to for by from into onto
 who whose is are was were be been this these those its their our your my his her very some any each
 between within under over about like such"""
 NOT_LAST = frozenset(_CLOSED_CLASS.split())
+# Words that often open a sentence in a lecture: a forced split prefers to fall before one.
+STARTERS = frozenset(
+    ["here", "this", "these", "there", "now", "so", "note", "notice", "we", "you", "it", "in", "at"]
+)
 
 LLM_SENTENCE_PROMPT = (
     "You restore punctuation and capitalisation in automatic captions of a histopathology "
@@ -122,9 +126,10 @@ def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
 
 
 def _split_long(
-    ends: np.ndarray, pauses: np.ndarray, allowed: np.ndarray, max_words: int
+    ends: np.ndarray, pauses: np.ndarray, allowed: np.ndarray, max_words: int, starts: np.ndarray
 ) -> np.ndarray:
-    """Split sentences longer than ``max_words`` at their longest allowed pause (recursively)."""
+    """Split sentences longer than ``max_words`` at their longest allowed pause (recursively);
+    ``starts`` (1 where the next word often opens a sentence) breaks near-ties of pauses."""
     ends = ends.copy()
     changed = True
     while changed:
@@ -137,7 +142,9 @@ def _split_long(
                 if len(candidates) == 0:
                     candidates = inside
                 if len(candidates):
-                    ends[candidates[np.argmax(pauses[candidates])]] = True
+                    ends[candidates[np.argmax(pauses[candidates] + 0.1 * starts[candidates])]] = (
+                        True
+                    )
                     changed = True
             first = last + 1
     return ends
@@ -303,7 +310,9 @@ def restore_sentences(
         ends = _sentence_ends_by_pauses(words, lexicon)
     if len(ends):
         ends[-1] = True
-        ends = _split_long(ends, pauses_after(words), _allowed_ends(words, lexicon), max_words)
+        opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
+        allowed = _allowed_ends(words, lexicon)
+        ends = _split_long(ends, pauses_after(words), allowed, max_words, opens)
     tokens = truecase(tokens, ends)
     sentences, first = [], 0
     for last in np.nonzero(ends)[0]:

@@ -4,8 +4,9 @@ The paper's static rule (``static_windows.py``) needs 3 s of stillness; a lectur
 whole-slide viewer may never give it. Between static windows the frame stage follows the picture
 with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
 
-- **A view** is a stretch of samples showing the same content. Each sample is compared with the
-  view's reference (its first sample) by **phase correlation** (Hann-windowed thumbnails): the
+- **A view** is a stretch of samples showing the same content. Each changed sample is compared with
+  the view's reference (its first sample) by **phase correlation** (Hann-windowed thumbnails at
+  half size, ~80x45; ``coarse``): the
   peak of the normalised cross-power spectrum gives the translation that maps the reference onto
   the sample, and the Pearson correlation of the two over their overlap after that translation
   (the *aligned correlation*) says whether it is the same content moved.
@@ -97,6 +98,15 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum()) / denominator if denominator > 1e-6 else 0.0
 
 
+def coarse(thumb: np.ndarray) -> np.ndarray:
+    """The thumbnail at half size (2x2 block means): what drift is measured on. Shifts of a few
+    thumbnail pixels are still resolved, four times fewer pixels go through the FFT, and a
+    defocused frame correlates with its sharp neighbours (fine texture averaged away)."""
+    h, w = (thumb.shape[0] // 2) * 2, (thumb.shape[1] // 2) * 2
+    t = thumb[:h, :w]
+    return 0.25 * (t[0::2, 0::2] + t[1::2, 0::2] + t[0::2, 1::2] + t[1::2, 1::2])
+
+
 def sharpness(thumb: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian: fine detail, lost to blur and to blending."""
     t = thumb
@@ -175,15 +185,19 @@ class ViewTracker:
         if self._held:
             return
         view = self._view
-        if view is not None:
-            drift = measure_drift(view.reference, sample.thumb, view.spectrum)
+        small = None
+        if view is not None and not still_step:
+            # A still step is the previous frame again (the finder's test, whose anchor check
+            # also bounds slow drift): only a changed frame can have drifted from the reference.
+            small = coarse(sample.thumb)
+            drift = measure_drift(view.reference, small, view.spectrum)
             p = self.params
             if drift.overlap < p.min_overlap or drift.correlation < p.min_correlation:
                 self.stats.drift_splits += 1
                 self._close()
                 view = None
         if view is None:
-            view = self._open(sample)
+            view = self._open(sample, coarse(sample.thumb) if small is None else small)
         else:
             if not still_step:
                 # a run of still samples may start here: remember the view as it was before it
@@ -195,9 +209,9 @@ class ViewTracker:
         if view.best is None or score > view.best[0]:
             view.best = (score, sample)
 
-    def _open(self, sample: Sample) -> _View:
+    def _open(self, sample: Sample, small: np.ndarray) -> _View:
         self.stats.views += 1
-        self._view = _View(sample.thumb, _spectrum(sample.thumb), sample.time, sample.time)
+        self._view = _View(small, _spectrum(small), sample.time, sample.time)
         return self._view
 
     def hold(self, since: float) -> None:
