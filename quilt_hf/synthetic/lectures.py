@@ -206,8 +206,14 @@ def _clamp_view(view: tuple[float, float, float], stain: str, aspect: float) -> 
     return (cx, cy, vw)
 
 
-def plan_lecture(seed: int, index: int) -> Lecture:
-    """A lecture's slides, motions, transitions and narration, drawn from ``(seed, index)``."""
+def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None) -> Lecture:
+    """A lecture's slides, motions, transitions and narration, drawn from ``(seed, index)``.
+
+    ``elements`` fixes the sequence of showings instead (for short test lectures): each one of
+    ``title``, ``bullets``, ``chart``, ``mixed``, ``still``, ``webcam``, ``pan``, ``zoom``,
+    ``drift``, ``ihc``, ``long`` (a still slide with long narration) or ``return`` (the first
+    still histology slide again).
+    """
     rng = np.random.default_rng([seed, index])
     width, height, fps = FORMATS[(seed + index) % len(FORMATS)]
     aspect = height / width
@@ -215,12 +221,15 @@ def plan_lecture(seed: int, index: int) -> Lecture:
     organ, diagnosis, topic_sentences = TOPICS[topic]
     pool = SentencePool(rng)
     regions = _Regions(rng, aspect)
-    extras = [EXTRAS[(index * 3 + k + seed) % len(EXTRAS)] for k in range(3)]
-    middle = list(CORE) + extras
-    rng.shuffle(middle)
-    plan = ["title", *middle]
-    if (seed + index) % 2 == 0:
-        plan.append("return")
+    if elements is None:
+        middle = list(CORE) + [EXTRAS[(index * 3 + k + seed) % len(EXTRAS)] for k in range(3)]
+        rng.shuffle(middle)
+        plan = ["title", *middle] + (["return"] if (seed + index) % 2 == 0 else [])
+    else:
+        unknown = set(elements) - {"title", "return", *CORE, *EXTRAS}
+        if unknown or not elements:
+            raise ValueError(f"unknown lecture elements {sorted(unknown)} (or none given)")
+        plan = list(elements)
 
     histology_pool = topic_sentences + VIEW_SENTENCES
     showings: list[Showing] = []
@@ -247,6 +256,8 @@ def plan_lecture(seed: int, index: int) -> Lecture:
             motion = "still"
         elif element == "return":
             earlier = [s for s in showings if s.slide.kind == "histology" and s.motion == "still"]
+            if not earlier:
+                raise ValueError("a 'return' element needs an earlier still histology slide")
             slide = earlier[0].slide
             sentences = pool.draw(RETURN_SENTENCES, 1) + pool.draw(histology_pool, 1)
             motion = "still"
