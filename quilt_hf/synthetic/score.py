@@ -1,0 +1,328 @@
+"""The strict pair score: right picture, text spoken over it, whole sentences.
+
+A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
+
+(a) **image** - at ``image_time`` the timeline shows a histology slide (``histology`` or
+    ``mixed``) cleanly: not mid cross-fade, not out of focus; and the pair's image looks like the
+    video frame at that time (Pearson correlation of 64x36 grey thumbnails >= ``IMAGE_MATCH``,
+    best over the frames within 1.5 frame periods). The timeline says which slide was on screen;
+    the pixels say the image really is that moment, not a frame from elsewhere.
+(b) **spoken over it** - at least ``OWN_SHARE`` of the pair's words are narration words spoken
+    while that slide was on screen. A sentence that straddles a cut counts for the slide it was
+    mostly spoken over (the issue's rule: lecturers finish a sentence after the cut), so each
+    truth sentence gets one owner slide by time overlap. Words of the pair that match no truth
+    word count against it.
+(c) **whole sentences** - the truth words the text covers start at a sentence's first word and
+    end at a sentence's last word.
+
+The pair's text (``caption``, else ``corrected_text``, else ``noisy_text``) is lowercased, split
+into words and aligned to the truth words spoken within ``SEARCH_SECONDS`` of its time window
+(``difflib`` opcodes, so a corrected spelling aligns as a replacement).
+
+Reported apart: **fragment** (fails (c)), **bleed** (more than ``BLEED_SHARE`` of the pair's
+words are another slide's narration, by narration ownership), **non-histology** (the slide at
+``image_time`` is a title, bullet or chart slide). **Recall** is per showing (one slide from a cut
+to the next): a still or moving histology showing is recalled when a correct pair's
+``image_time`` falls inside it.
+
+Two truth formats are read: this package's ``lectures.py`` truth, and ``quilt_hf.sample.videos``
+truth (converted by ``from_sample_truth``: slide intervals, fades centred on boundaries, sentence
+ends from the narration's punctuation, pan/zoom slides counted as moving).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_MATCH = 0.8
+OWN_SHARE = 0.8
+BLEED_SHARE = 0.2
+SEARCH_SECONDS = 20.0
+HISTOLOGY_KINDS = ("histology", "mixed")
+TOKEN = re.compile(r"[a-z][a-z'-]*")
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text.lower())
+
+
+# ---------------------------------------------------------------- truth
+
+
+def from_sample_truth(truth: dict) -> dict:
+    """``quilt_hf.sample.videos`` truth -> this module's truth (showings, timeline, words)."""
+    fade = float(truth.get("spec", {}).get("fade", 1.0))
+    slides, showings, timeline, words, sentences = {}, [], [], [], []
+    raw = truth["slides"]
+    for s in raw:
+        sid = f"s{s['index']}"
+        kind = "histology" if s["histology"] else s["kind"]
+        slides[sid] = {"id": sid, "kind": kind, "histology": s["histology"]}
+        moving = s["motion"] in ("pan", "zoom")
+        showings.append(
+            {
+                "index": s["index"],
+                "slide": sid,
+                "kind": kind,
+                "motion": s["motion"],
+                "category": "non_histology"
+                if not s["histology"]
+                else ("moving" if moving else "still"),
+                "start": s["start"],
+                "end": s["end"],
+            }
+        )
+    # fades are centred on the boundary into a slide whose transition is "fade"
+    edges = [0.0]
+    for i, s in enumerate(raw):
+        if i > 0 and s["transition"] == "fade":
+            edges += [s["start"] - fade / 2, s["start"] + fade / 2]
+        elif i > 0:
+            edges.append(s["start"])
+    edges.append(raw[-1]["end"])
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b <= a:
+            continue
+        middle = (a + b) / 2
+        k = next((i for i, s in enumerate(raw) if middle < s["end"]), len(raw) - 1)
+        in_fade = any(
+            i > 0 and s["transition"] == "fade" and abs(middle - s["start"]) < fade / 2
+            for i, s in enumerate(raw)
+        )
+        timeline.append(
+            {
+                "start": a,
+                "end": b,
+                "showing": k,
+                "slide": f"s{k}",
+                "state": "fade" if in_fade else "clean",
+            }
+        )
+    for s in raw:
+        sentence_start = len(words)
+        for w in s["words"]:
+            for token in tokens(w["text"]):
+                words.append(
+                    {
+                        "text": token,
+                        "start": w["start"],
+                        "end": w["end"],
+                        "slide": f"s{s['index']}",
+                        "showing": s["index"],
+                        "sentence": len(sentences),
+                    }
+                )
+            ends = w["text"].rstrip("\"')").endswith((".", "?", "!"))
+            if (ends or w is s["words"][-1]) and len(words) > sentence_start:
+                sentences.append(
+                    {
+                        "index": len(sentences),
+                        "slide": f"s{s['index']}",
+                        "showing": s["index"],
+                        "start": words[sentence_start]["start"],
+                        "end": words[-1]["end"],
+                        "first_word": sentence_start,
+                        "last_word": len(words) - 1,
+                    }
+                )
+                sentence_start = len(words)
+    return {
+        "generator": "quilt_hf.sample.videos",
+        "video_id": truth["video_id"],
+        "fps": truth["fps"],
+        "duration": truth["duration"],
+        "slides": slides,
+        "showings": showings,
+        "timeline": timeline,
+        "sentences": sentences,
+        "words": words,
+    }
+
+
+def load_truth(path: Path) -> dict:
+    truth = json.loads(Path(path).read_text())
+    if truth.get("generator") == "quilt_hf.synthetic.lectures":
+        return truth
+    return from_sample_truth(truth)
+
+
+def span_at(truth: dict, t: float) -> dict:
+    for span in truth["timeline"]:
+        if span["start"] <= t < span["end"]:
+            return span
+    return truth["timeline"][-1]
+
+
+def sentence_owners(truth: dict) -> list[str]:
+    """For each sentence, the slide on screen for most of its duration."""
+    owners = []
+    for sentence in truth["sentences"]:
+        overlap: dict[str, float] = {}
+        for span in truth["timeline"]:
+            seconds = min(span["end"], sentence["end"]) - max(span["start"], sentence["start"])
+            if seconds > 0:
+                overlap[span["slide"]] = overlap.get(span["slide"], 0.0) + seconds
+        owners.append(max(overlap, key=overlap.get) if overlap else sentence["slide"])
+    return owners
+
+
+# ---------------------------------------------------------------- images
+
+
+def thumbnail(picture: Image.Image) -> np.ndarray:
+    grey = np.asarray(picture.convert("L").resize((64, 36), Image.Resampling.BOX), np.float32)
+    grey = grey - grey.mean()
+    return grey / (np.linalg.norm(grey) + 1e-6)
+
+
+def frame_thumbnails(video: Path, times: list[float], tolerance: float) -> dict[float, list]:
+    """Thumbnails of the decoded frames within ``tolerance`` of each wanted time."""
+    import av
+
+    wanted = sorted(set(times))
+    found: dict[float, list] = {t: [] for t in wanted}
+    if not wanted:
+        return found
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            t = float(frame.time)
+            near = [w for w in wanted if abs(w - t) <= tolerance]
+            if near:
+                thumb = thumbnail(frame.to_image())
+                for w in near:
+                    found[w].append(thumb)
+            if t > wanted[-1] + tolerance:
+                break
+    return found
+
+
+# ---------------------------------------------------------------- pairs
+
+
+@dataclass
+class PairVerdict:
+    image_time: float
+    slide: str
+    kind: str
+    state: str
+    image_similarity: float
+    words: int
+    own_share: float
+    other_narration_share: float
+    whole: bool
+    image_ok: bool
+    correct: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def pair_text(pair: dict) -> str:
+    return str(pair.get("caption") or pair.get("corrected_text") or pair.get("noisy_text") or "")
+
+
+def judge_text(
+    truth: dict, pair: dict, slide: str, owners: list[str]
+) -> tuple[int, float, float, bool]:
+    """(words, share spoken over ``slide``, share of other slides' narration, whole sentences)."""
+    said = tokens(pair_text(pair))
+    if not said:
+        return 0, 0.0, 0.0, False
+    lo = float(pair.get("start_time", 0.0)) - SEARCH_SECONDS
+    hi = float(pair.get("end_time", truth["duration"])) + SEARCH_SECONDS
+    index = [i for i, w in enumerate(truth["words"]) if lo <= w["start"] < hi]
+    window = [truth["words"][i]["text"] for i in index]
+    matcher = difflib.SequenceMatcher(None, window, said, autojunk=False)
+    covered: list[int] = []  # truth word indices the text stands for, in order
+    own = other = 0
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op not in ("equal", "replace"):
+            continue
+        span = index[i1:i2]
+        covered += span
+        # a replacement may pair unequal counts: credit at most the pair's words
+        for w in span[: j2 - j1]:
+            word = truth["words"][w]
+            own += owners[word["sentence"]] == slide
+            other += word["slide"] != slide
+    n = len(said)
+    if not covered:
+        return n, 0.0, 0.0, False
+    sentences = truth["sentences"]
+    first, last = truth["words"][covered[0]], truth["words"][covered[-1]]
+    whole = (
+        sentences[first["sentence"]]["first_word"] == covered[0]
+        and sentences[last["sentence"]]["last_word"] == covered[-1]
+    )
+    return n, own / n, other / n, whole
+
+
+def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> dict:
+    """Verdicts for one video's pairs and its counts (see the module docstring)."""
+    fps = float(truth["fps"])
+    owners = sentence_owners(truth)
+    tolerance = 1.5 / fps
+    thumbs = frame_thumbnails(video, [float(p["image_time"]) for p in pairs], tolerance)
+    verdicts: list[PairVerdict] = []
+    for pair in pairs:
+        t = float(pair["image_time"])
+        span = span_at(truth, t)
+        kind = truth["slides"][span["slide"]]["kind"]
+        similarity = -1.0
+        image_path = Path(pair_dir) / str(pair.get("image_path", ""))
+        if image_path.is_file() and thumbs.get(t):
+            mine = thumbnail(Image.open(image_path))
+            similarity = max(float(np.dot(mine.ravel(), f.ravel())) for f in thumbs[t])
+        n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
+        reasons = []
+        if kind not in HISTOLOGY_KINDS:
+            reasons.append("non-histology slide")
+        if span["state"] != "clean":
+            reasons.append(f"image time is {span['state']}")
+        if similarity < IMAGE_MATCH:
+            reasons.append(f"image unlike the frame at image_time ({similarity:.2f})")
+        if own < OWN_SHARE:
+            reasons.append(f"only {own:.0%} of the words spoken over the slide")
+        if not whole:
+            reasons.append("not whole sentences")
+        image_ok = kind in HISTOLOGY_KINDS and span["state"] == "clean"
+        image_ok = image_ok and similarity >= IMAGE_MATCH
+        verdicts.append(
+            PairVerdict(
+                image_time=t,
+                slide=span["slide"],
+                kind=kind,
+                state=span["state"],
+                image_similarity=round(similarity, 3),
+                words=n,
+                own_share=round(own, 3),
+                other_narration_share=round(other, 3),
+                whole=whole,
+                image_ok=image_ok,
+                correct=image_ok and own >= OWN_SHARE and whole,
+                reasons=reasons,
+            )
+        )
+    counts = {
+        "pairs": len(pairs),
+        "correct": sum(v.correct for v in verdicts),
+        "image_ok": sum(v.image_ok for v in verdicts),
+        "non_histology": sum(v.kind not in HISTOLOGY_KINDS for v in verdicts),
+        "fragments": sum(not v.whole for v in verdicts),
+        "bleed": sum(v.other_narration_share > BLEED_SHARE for v in verdicts),
+    }
+    for category in ("still", "moving"):
+        shown = [s for s in truth["showings"] if s["category"] == category]
+        recalled = [
+            s
+            for s in shown
+            if any(v.correct and s["start"] <= v.image_time < s["end"] for v in verdicts)
+        ]
+        counts[f"{category}_showings"] = len(shown)
+        counts[f"{category}_recalled"] = len(recalled)
+    return {"counts": counts, "verdicts": [asdict(v) for v in verdicts]}
