@@ -17,7 +17,9 @@ of these methods (``SENTENCE_METHODS``):
 - ``pauses`` (offline fallback): a sentence ends after a word followed by a pause, measured as
   the time from its start to the next word's start beyond what its length needs at the video's
   own speaking pace (auto-captions carry word starts only, so the pause hides in the word's
-  duration), at least ``MIN_PAUSE`` s, and never after a closed-class word (``the``, ``of``,
+  duration; in a cue without word timings, gathered at its likeliest sentence start), at least
+  ``MIN_PAUSE`` s and ``PAUSE_OVER_TYPICAL`` times the speaker's typical gap, and never after a
+  closed-class word (``the``, ``of``,
   ``with`` ...) or inside a lexicon term (``basal cell carcinoma``).
 
 Whatever the method, a sentence longer than ``MAX_SENTENCE_WORDS`` is split at its longest
@@ -41,7 +43,8 @@ from quilt_hf.text.transcript import Word
 DEFAULT_PUNCTUATION_MODEL = "oliverguhr/fullstop-punctuation-multilang-large"
 SENTENCE_METHODS = ("auto", "captions", "model", "llm", "pauses")
 PUNCTUATED_EVERY = 40  # punctuated captions have at least one sentence end per this many words
-MIN_PAUSE = 0.35  # seconds of silence that can end a sentence (pauses method)
+MIN_PAUSE = 0.15  # seconds of silence that can end a sentence (shorter: articulation) ...
+PAUSE_OVER_TYPICAL = 4.0  # ... and this many times the transcript's typical (75th pct) pause
 MAX_SENTENCE_WORDS = 45
 MODEL_WINDOW_WORDS = 150  # words per model call (well under 512 sub-tokens)
 ENDS = (".", "?", "!")
@@ -51,10 +54,11 @@ _CLOSED_CLASS = """a an the of with and or but in on at to for by from into onto
 who whose is are was were be been this these those its their our your my his her very some any each
 between within under over about like such"""
 NOT_LAST = frozenset(_CLOSED_CLASS.split())
-# Words that often open a sentence in a lecture: a forced split prefers to fall before one.
-STARTERS = frozenset(
-    ["here", "this", "these", "there", "now", "so", "note", "notice", "we", "you", "it", "in", "at"]
-)
+# Words that often open an English sentence (determiners, pronouns, discourse markers): where
+# timing cannot say where a sentence ends, the end goes before one of them.
+_OPENERS = """the a an this these those there here it they we you i now so next finally also note
+notice let look in at"""
+STARTERS = frozenset(_OPENERS.split())
 
 LLM_SENTENCE_PROMPT = (
     "You restore punctuation and capitalisation in automatic captions of a histopathology "
@@ -94,9 +98,32 @@ def is_punctuated(words: Sequence[Word]) -> bool:
     return ends * PUNCTUATED_EVERY >= len(words) and capitals > 0
 
 
-def pauses_after(words: Sequence[Word]) -> np.ndarray:
+def cue_groups(words: Sequence[Word]) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of words whose times were spread over one caption cue by length (captions
+    without word timings: YouTube's newer auto-caption layout, plain cues): back to back, and
+    the same seconds per character. Words with their own timings form runs of one."""
+    groups, a = [], 0
+    for i in range(1, len(words) + 1):
+        if i < len(words):
+            p, w = words[i - 1], words[i]
+            rate_p = (p.end - p.start) / (len(p.text) + 1)
+            rate_w = (w.end - w.start) / (len(w.text) + 1)
+            spread = abs(p.end - w.start) < 2e-3 and abs(rate_p - rate_w) <= 0.02 * rate_p + 2e-3
+            if spread and rate_p > 0:
+                continue
+        groups.append((a, i))
+        a = i
+    return groups
+
+
+def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
     """Seconds of silence after each word: next start minus this start minus the time this word
-    needs at the transcript's median pace (seconds per character); the real gap when larger."""
+    needs at the transcript's median pace (seconds per character); the real gap when larger.
+
+    In a cue whose words had no timings (``cue_groups``) the silence is smeared over its words:
+    it is gathered and put where a sentence most likely ends: after a word that may end one (not
+    closed-class), scoring one for a lexicon term's word there (sentences of a pathology lecture
+    end on its nouns) and one for a ``STARTERS`` word after it; the latest best place wins."""
     n = len(words)
     if n < 2:
         return np.zeros(n)
@@ -107,7 +134,21 @@ def pauses_after(words: Sequence[Word]) -> np.ndarray:
     pace = float(np.median(onset / lengths[:-1])) if len(onset) else 0.0
     excess = onset - pace * lengths[:-1]
     gap = starts[1:] - ends[:-1]
-    return np.append(np.maximum(excess, gap), np.inf)  # the transcript ends a sentence
+    pauses = np.append(np.maximum(excess, gap), np.inf)  # the transcript ends a sentence
+    for a, b in cue_groups(words):
+        if b - a < 2 or b == n:
+            continue
+        total = float(np.clip(pauses[a:b], 0, None).sum())
+        bare = [_strip(w.text) for w in words[a : b + 1]]
+        terms = lexicon.words if lexicon is not None else frozenset()
+        scores = [
+            -1 if bare[k] in NOT_LAST else (bare[k] in terms) + (bare[k + 1] in STARTERS)
+            for k in range(b - a)
+        ]
+        at = a + max(range(b - a), key=lambda k: (scores[k], k))
+        pauses[a:b] = 0.0
+        pauses[at] = total
+    return pauses
 
 
 def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
@@ -151,9 +192,14 @@ def _split_long(
 
 
 def _sentence_ends_by_pauses(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    pauses = pauses_after(words)
+    pauses = pauses_after(words, lexicon)
     allowed = _allowed_ends(words, lexicon)
-    ends = (pauses >= MIN_PAUSE) & allowed
+    # Between-sentence pauses stand out from the small gaps between words of one sentence
+    # (speech: under ~0.1-0.2 s inside a sentence, ~0.3-1 s between sentences); the threshold
+    # follows the speaker: the larger of MIN_PAUSE and a multiple of their typical gap.
+    inner = pauses[np.isfinite(pauses)]
+    typical = float(np.percentile(np.maximum(inner, 0), 75)) if len(inner) else 0.0
+    ends = (pauses >= max(MIN_PAUSE, PAUSE_OVER_TYPICAL * typical)) & allowed
     # short "sentences" (under 3 words) are a hesitation, not a sentence: join them to the next
     first = 0
     for last in np.nonzero(ends)[0]:
@@ -312,7 +358,7 @@ def restore_sentences(
         ends[-1] = True
         opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
         allowed = _allowed_ends(words, lexicon)
-        ends = _split_long(ends, pauses_after(words), allowed, max_words, opens)
+        ends = _split_long(ends, pauses_after(words, lexicon), allowed, max_words, opens)
     tokens = truecase(tokens, ends)
     sentences, first = [], 0
     for last in np.nonzero(ends)[0]:

@@ -179,6 +179,7 @@ class ViewTracker:
         self.stats = ViewStats()
         self._view: _View | None = None
         self._held = False
+        self._last_score: float | None = None  # sharpness of the previous sample
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
         """One sample; ``still_step``: the finder found it the same as the previous sample."""
@@ -205,9 +206,10 @@ class ViewTracker:
                 view.moving_steps += 1
             view.end = sample.time
             view.samples += 1
-        score = sharpness(sample.thumb)
-        if view.best is None or score > view.best[0]:
-            view.best = (score, sample)
+        if not still_step or self._last_score is None:
+            self._last_score = sharpness(sample.thumb)  # a still step: the same picture again
+        if view.best is None or self._last_score > view.best[0]:
+            view.best = (self._last_score, sample)
 
     def _open(self, sample: Sample, small: np.ndarray) -> _View:
         self.stats.views += 1
@@ -228,6 +230,7 @@ class ViewTracker:
     def release(self) -> None:
         """The static window has ended: the next sample opens a new view."""
         self._held = False
+        self._last_score = None
 
     def _close(self) -> None:
         view, self._view = self._view, None
