@@ -211,3 +211,42 @@ def test_llm_garbage_leaves_the_words_and_unknown_methods_fail():
         restore_sentences(words, "magic")
     with pytest.raises(QuiltError, match="needs the corrector"):
         restore_sentences(words, "llm")
+
+
+def cue_words(cues: list[tuple[str, float]], pace: float = 0.07) -> list[Word]:
+    """Captions without word timings (YouTube's newer layout, plain cues): each cue's time is
+    spread over its words by length, as the caption parser does; ``extra`` seconds of silence
+    inside a cue are smeared over all of its words."""
+    words, t = [], 0.0
+    for text, extra in cues:
+        tokens = text.split()
+        total = sum(len(w) + 1 for w in tokens)
+        duration = pace * total + extra
+        for token in tokens:
+            length = duration * (len(token) + 1) / total
+            words.append(Word(round(t, 3), round(t + length, 3), token))
+            t += length
+    return words
+
+
+def test_a_pause_smeared_over_an_untimed_cue_is_put_at_its_likely_sentence_end():
+    from quilt_hf.text.sentences import cue_groups
+
+    words = cue_words(
+        [
+            ("we discuss basal cell carcinoma", 0.0),
+            ("and the retraction of its", 0.0),
+            ("nests from the tumor stroma", 0.5),  # ... "stroma." then "there is ..."
+            ("there is a clear cleft", 0.0),
+            ("next to the normal tissue here", 0.45),  # ... "tissue." then "here we see"
+            ("we see the epidermis above", 0.0),
+        ]
+    )
+    # cues at the same pace cannot be told apart (and hold no pause); a slowed cue can
+    assert [b - a for a, b in cue_groups(words)] == [10, 5, 5, 6, 5]
+    restored = restore_sentences(words, "pauses")
+    assert [s.text for s in restored.sentences] == [
+        "We discuss basal cell carcinoma and the retraction of its nests from the tumor stroma.",
+        "There is a clear cleft next to the normal tissue.",
+        "Here we see the epidermis above.",
+    ]

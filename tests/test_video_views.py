@@ -151,3 +151,18 @@ def _no_views():
     from quilt_hf.video.static_windows import WindowParams
 
     return WindowParams(views=None)
+
+
+def test_a_still_window_starts_once_a_fades_eased_tail_has_settled():
+    from quilt_hf.video.static_windows import WindowParams
+
+    a, b = texture(10, H, W), texture(11, H, W)
+    tail = [0.35, 0.7, 0.9, 0.97, 0.99]  # an eased fade: the last steps barely change
+    frames = [a] * 16 + [(a * (1 - t) + b * t).astype(np.uint8) for t in tail] + [b] * 16
+    settled = (16 + len(tail)) / FPS  # the first frame that is b itself
+    windows, _ = find_windows(samples_of(frames))
+    still = [w for w in windows if w.kind == "still"]
+    assert len(still) == 2 and settled - 0.3 <= still[1].start <= settled
+    # without the settle rule the window would open inside the fade
+    loose, _ = find_windows(samples_of(frames), WindowParams(settle_difference=float("inf")))
+    assert [w for w in loose if w.kind == "still"][1].start < settled - 0.3

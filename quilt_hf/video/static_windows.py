@@ -58,6 +58,11 @@ class WindowParams:
     median_frames: int = 5
     cut_difference: float = 25.0  # mean grey-level change that is a cut without asking SSIM
     views: ViewParams | None = field(default_factory=ViewParams)  # None: still windows only
+    # A run's first ``settle_time`` s may still be a fade's tail, each step nearly the same
+    # picture; a step that changes the mean grey level by over ``settle_difference`` there
+    # moves the window's start after it (its image is the settled picture, its time too).
+    settle_time: float = 1.5
+    settle_difference: float = 0.3
 
 
 @dataclass
@@ -131,6 +136,7 @@ class _Run:
     kept: list[Sample] = field(default_factory=list)
     stride: int = 1
     confirmed: bool = False  # long enough to be a window: the view tracker is held
+    settled: float | None = None  # last time the young run still changed (a transition's tail)
 
 
 class StaticWindowFinder:
@@ -186,6 +192,10 @@ class StaticWindowFinder:
         else:
             still = False
         if still:
+            if sample.time - run.start <= p.settle_time and (
+                float(np.abs(sample.thumb - self._previous).mean()) > p.settle_difference
+            ):
+                run.settled = sample.time  # still easing in (the tail of a fade): not yet
             run.end = sample.time
             run.count += 1
             if run.count % run.stride == 0:
@@ -218,11 +228,15 @@ class StaticWindowFinder:
             self.stats.short_runs += 1
             return
         kept = run.kept
+        start = run.start
+        if run.settled is not None:  # the window starts once the picture has settled
+            start = run.settled
+            kept = [k for k in kept if k.time >= start] or kept[-1:]
         if len(kept) > self.params.median_frames:
             pick = np.linspace(0, len(kept) - 1, self.params.median_frames).round().astype(int)
             kept = [kept[i] for i in pick]
         frames = [sample.yuv() for sample in kept]
-        window = StaticWindow(run.start, run.end, median_image(frames), run.count)
+        window = StaticWindow(start, run.end, median_image(frames), run.count)
         self.windows.append(window)
         self.stats.windows += 1
         if self.on_window is not None:
