@@ -166,3 +166,18 @@ def test_a_still_window_starts_once_a_fades_eased_tail_has_settled():
     # without the settle rule the window would open inside the fade
     loose, _ = find_windows(samples_of(frames), WindowParams(settle_difference=float("inf")))
     assert [w for w in loose if w.kind == "still"][1].start < settled - 0.3
+
+
+def test_a_burst_of_fast_motion_inside_one_pan_leaves_no_gap_in_the_slides_time():
+    canvas = texture(12, H, W + 900)
+    slow1 = pan(canvas, 3.0, dx=8.0)  # 0-3 s
+    x = 8.0 * len(slow1)
+    fast = pan(canvas, 1.5, dx=45.0, x0=x)  # views of under 1 s: too short for a keyframe
+    x += 45.0 * len(fast)
+    slow2 = pan(canvas, 3.0, dx=8.0, x0=x)
+    windows, stats = find_windows(samples_of(slow1 + fast + slow2))
+    moving = [w for w in windows if w.kind == "moving"]
+    assert stats.windows == 0 and len(moving) >= 2
+    assert moving[0].start == 0.0 and moving[-1].end == pytest.approx(7.25)
+    for a, b in zip(moving, moving[1:], strict=False):
+        assert b.start - a.end <= 1 / FPS + 1e-6  # the fast part's time went to a keyframe view

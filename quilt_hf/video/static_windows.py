@@ -154,12 +154,14 @@ class StaticWindowFinder:
         self._run: _Run | None = None
         self._previous: np.ndarray | None = None
         views = self.params.views
+        self._views: list[tuple[MovingView, StaticWindow]] = []
         self.tracker = ViewTracker(views, self._moving) if views is not None else None
 
     def _moving(self, view: MovingView) -> None:
         window = StaticWindow(
             view.start, view.end, view.sample.rgb(), view.samples, "moving", view.frame_time
         )
+        self._views.append((view, window))
         self.windows.append(window)
         self.stats.moving_windows += 1
         if self.on_window is not None:
@@ -247,6 +249,8 @@ class StaticWindowFinder:
         self._close()
         if self.tracker is not None:
             self.tracker.finish()
+        for view, window in self._views:  # a view may have grown over short views after it
+            window.start, window.end = view.start, view.end
         self.windows.sort(key=lambda w: w.start)
         return self.windows
 

@@ -42,6 +42,7 @@ class ViewParams:
     min_overlap: float = 2 / 3  # share of the reference view that must still be on screen
     min_correlation: float = 0.5  # aligned correlation below which the content is other content
     min_view: float = 1.0  # seconds a moving view must last to yield a keyframe
+    cut_correlation: float = 0.2  # below this a split is a cut, not the same slide moving on
 
 
 MOVING_KEYFRAME_RULE = (
@@ -151,6 +152,7 @@ class _View:
     samples: int = 1
     moving_steps: int = 0
     best: tuple[float, Sample] | None = None  # (sharpness, sample)
+    chained: bool = False  # opened by a drift split: the same slide as the view before
     # what the view was before the latest run of still samples began (a run that may turn into a
     # static window, which then owns those samples)
     before_run: tuple[float, int, int, tuple[float, Sample] | None] | None = None
@@ -180,6 +182,11 @@ class ViewTracker:
         self._view: _View | None = None
         self._held = False
         self._last_score: float | None = None  # sharpness of the previous sample
+        # Views too short for a keyframe inside one continuous motion (a zoom drifts fast) are
+        # still that slide on screen: their time joins the keyframe view before them (_tail) or
+        # after them (_orphan: where such a run began), so their narration is not lost to a gap.
+        self._tail: MovingView | None = None
+        self._orphan: float | None = None
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
         """One sample; ``still_step``: the finder found it the same as the previous sample."""
@@ -195,8 +202,9 @@ class ViewTracker:
             p = self.params
             if drift.overlap < p.min_overlap or drift.correlation < p.min_correlation:
                 self.stats.drift_splits += 1
-                self._close()
-                view = None
+                chained = drift.correlation >= p.cut_correlation  # the same slide moving on
+                self._close(next_chained=chained)
+                view = self._open(sample, small, chained=chained)
         if view is None:
             view = self._open(sample, coarse(sample.thumb) if small is None else small)
         else:
@@ -211,9 +219,12 @@ class ViewTracker:
         if view.best is None or self._last_score > view.best[0]:
             view.best = (self._last_score, sample)
 
-    def _open(self, sample: Sample, small: np.ndarray) -> _View:
+    def _open(self, sample: Sample, small: np.ndarray, chained: bool = False) -> _View:
         self.stats.views += 1
-        self._view = _View(small, _spectrum(small), sample.time, sample.time)
+        self._view = _View(small, _spectrum(small), sample.time, sample.time, chained=chained)
+        if not chained:
+            self._tail = None
+            self._orphan = None
         return self._view
 
     def hold(self, since: float) -> None:
@@ -222,6 +233,7 @@ class ViewTracker:
         if view is not None:
             if view.start >= since:
                 self._view = None  # the whole view is the static window's
+                self._tail = self._orphan = None
             elif view.before_run is not None:
                 view.end, view.samples, view.moving_steps, view.best = view.before_run
         self._close()
@@ -232,20 +244,30 @@ class ViewTracker:
         self._held = False
         self._last_score = None
 
-    def _close(self) -> None:
+    def _close(self, next_chained: bool = False) -> None:
         view, self._view = self._view, None
         if view is None or view.best is None:
+            self._tail = self._orphan = None
             return
         p = self.params
-        if view.end - view.start < p.min_view:
-            self.stats.too_short += 1
+        if view.end - view.start < p.min_view or view.moving_steps * 2 < view.samples - 1:
+            if view.end - view.start < p.min_view:
+                self.stats.too_short += 1
+            else:
+                self.stats.mostly_still += 1
+            if view.chained and self._tail is not None:
+                self._tail.end = view.end
+            elif next_chained and self._orphan is None:
+                self._orphan = view.start
+            if not next_chained:
+                self._tail = self._orphan = None
             return
-        if view.moving_steps * 2 < view.samples - 1:
-            self.stats.mostly_still += 1
-            return
-        moving = MovingView(view.start, view.end, view.best[1].time, view.best[1], view.samples)
+        start = self._orphan if view.chained and self._orphan is not None else view.start
+        moving = MovingView(start, view.end, view.best[1].time, view.best[1], view.samples)
         self.views.append(moving)
         self.stats.moving += 1
+        self._orphan = None
+        self._tail = moving if next_chained else None
         if self.on_view is not None:
             self.on_view(moving)
 
