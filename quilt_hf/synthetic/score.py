@@ -3,7 +3,8 @@
 A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
 
 (a) **image** - at ``image_time`` the timeline shows a histology slide (``histology`` or
-    ``mixed``) cleanly: not mid cross-fade, not out of focus; and the pair's image looks like the
+    ``mixed``) cleanly: not mid cross-fade (the other slide >= 10% of the frame), not out of
+    focus; and the pair's image looks like the
     video frame at that time (Pearson correlation of 64x36 grey thumbnails >= ``IMAGE_MATCH``,
     best over the frames within 1.5 frame periods). The timeline says which slide was on screen;
     the pixels say the image really is that moment, not a frame from elsewhere.
@@ -23,7 +24,8 @@ Reported apart: **fragment** (fails (c)), **bleed** (more than ``BLEED_SHARE`` o
 words are another slide's narration, by narration ownership), **non-histology** (the slide at
 ``image_time`` is a title, bullet or chart slide). **Recall** is per showing (one slide from a cut
 to the next): a still or moving histology showing is recalled when a correct pair's
-``image_time`` falls inside it.
+``image_time`` falls inside it. Still: histology and mixed slides whose view holds (a cursor or
+a webcam box may move over them); moving: views that pan, zoom or drift while shown.
 
 Two truth formats are read: this package's ``lectures.py`` truth, and ``quilt_hf.sample.videos``
 truth (converted by ``from_sample_truth``: slide intervals, fades centred on boundaries, sentence
@@ -40,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from quilt_hf.synthetic.lectures import FADE_VISIBLE
 
 IMAGE_MATCH = 0.8
 OWN_SHARE = 0.8
@@ -79,11 +83,13 @@ def from_sample_truth(truth: dict) -> dict:
                 "end": s["end"],
             }
         )
-    # fades are centred on the boundary into a slide whose transition is "fade"
+    # fades are centred on the boundary into a slide whose transition is "fade"; as in
+    # lectures.py a frame is mid-fade while the other slide is >= FADE_VISIBLE of it
+    visible = (0.5 - FADE_VISIBLE) * fade
     edges = [0.0]
     for i, s in enumerate(raw):
         if i > 0 and s["transition"] == "fade":
-            edges += [s["start"] - fade / 2, s["start"] + fade / 2]
+            edges += [s["start"] - visible, s["start"] + visible]
         elif i > 0:
             edges.append(s["start"])
     edges.append(raw[-1]["end"])
@@ -93,7 +99,7 @@ def from_sample_truth(truth: dict) -> dict:
         middle = (a + b) / 2
         k = next((i for i, s in enumerate(raw) if middle < s["end"]), len(raw) - 1)
         in_fade = any(
-            i > 0 and s["transition"] == "fade" and abs(middle - s["start"]) < fade / 2
+            i > 0 and s["transition"] == "fade" and abs(middle - s["start"]) < visible
             for i, s in enumerate(raw)
         )
         timeline.append(
