@@ -161,15 +161,18 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     title_at = truth["showings"][0]["start"] + 1.0
     title_text = " ".join(s["text"] for s in truth["sentences"] if s["showing"] == 0)
     cut = " ".join(" ".join(own).split()[:-3])
+    first = own[0].split()
+    gapped = " ".join(first[:2] + first[5:] + own[1:])  # a sentence missing words inside
     pairs = [
         _pair(truth, frames, tmp_path, "right", at, at, " ".join(own)),
         _pair(truth, frames, tmp_path, "bled", at, at, " ".join(own + other)),
         _pair(truth, frames, tmp_path, "fragment", at, at, cut),
         _pair(truth, frames, tmp_path, "wrong_image", at_other, at, " ".join(own)),
         _pair(truth, frames, tmp_path, "title", title_at, title_at, title_text),
+        _pair(truth, frames, tmp_path, "gapped", at, at, gapped),
     ]
     result = score_video(load_truth(video.with_suffix(".truth.json")), pairs, tmp_path, video)
-    right, bled, fragment, wrong_image, title = result["verdicts"]
+    right, bled, fragment, wrong_image, title, gap = result["verdicts"]
     assert right["correct"], right["reasons"]
     assert right["image_similarity"] > 0.95 and right["own_share"] == 1.0 and right["whole"]
     assert not bled["correct"] and bled["other_narration_share"] > 0.2 and bled["whole"]
@@ -177,8 +180,9 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     assert not wrong_image["correct"] and not wrong_image["image_ok"]
     assert wrong_image["image_similarity"] < 0.8 and wrong_image["own_share"] == 1.0
     assert not title["correct"] and title["kind"] == "title"
+    assert not gap["correct"] and not gap["whole"] and gap["own_share"] == 1.0
     counts = result["counts"]
-    assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 1
+    assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 2
     assert counts["non_histology"] == 1
     assert counts["still_recalled"] == 1 and counts["moving_recalled"] == 0
     assert counts["still_showings"] == 2 and counts["moving_showings"] == 2

@@ -13,8 +13,9 @@ A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
     mostly spoken over (the issue's rule: lecturers finish a sentence after the cut), so each
     truth sentence gets one owner slide by time overlap. Words of the pair that match no truth
     word count against it.
-(c) **whole sentences** - the truth words the text covers start at a sentence's first word and
-    end at a sentence's last word.
+(c) **whole sentences** - every truth sentence the text touches is in it from its first word to
+    its last (so the text starts at a sentence start, ends at a sentence end, and skips nothing
+    inside).
 
 The pair's text (``caption``, else ``corrected_text``, else ``noisy_text``) is lowercased, split
 into words and aligned to the truth words spoken within ``SEARCH_SECONDS`` of its time window
@@ -259,11 +260,12 @@ def judge_text(
     n = len(said)
     if not covered:
         return n, 0.0, 0.0, False
-    sentences = truth["sentences"]
-    first, last = truth["words"][covered[0]], truth["words"][covered[-1]]
-    whole = (
-        sentences[first["sentence"]]["first_word"] == covered[0]
-        and sentences[last["sentence"]]["last_word"] == covered[-1]
+    # whole: every sentence the text touches is there from its first word to its last
+    touched = {truth["words"][w]["sentence"] for w in covered}
+    have = set(covered)
+    whole = all(
+        set(range(s["first_word"], s["last_word"] + 1)) <= have
+        for s in (truth["sentences"][i] for i in touched)
     )
     return n, own / n, other / n, whole
 
