@@ -19,6 +19,7 @@ from quilt_hf.synthetic.lectures import plan_lecture, render_lecture
 from quilt_hf.synthetic.narration import spoken_words
 from quilt_hf.synthetic.score import (
     from_sample_truth,
+    judge_text,
     load_truth,
     score_video,
     sentence_owners,
@@ -186,6 +187,38 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     assert counts["non_histology"] == 1
     assert counts["still_recalled"] == 1 and counts["moving_recalled"] == 0
     assert counts["still_showings"] == 2 and counts["moving_showings"] == 2
+
+
+def _tiny_truth(sentences: list[tuple[str, str]]) -> dict:
+    words, spans, t = [], [], 0.0
+    for k, (slide, text) in enumerate(sentences):
+        first = len(words)
+        for token in text.lower().rstrip(".").split():
+            words.append({"text": token, "start": t, "end": t + 0.4, "slide": slide, "sentence": k})
+            t += 0.5
+        spans.append({"first_word": first, "last_word": len(words) - 1, "slide": slide})
+    return {"duration": t, "words": words, "sentences": spans}
+
+
+def test_text_alignment_tolerates_spellings_but_not_missing_or_foreign_words():
+    truth = _tiny_truth(
+        [("a", "This is one."), ("a", "Here is the second sentence."), ("b", "Now three.")]
+    )
+    owners = ["a", "a", "b"]
+
+    def judge(text: str, slide: str = "a"):
+        return judge_text(truth, {"caption": text, "start_time": 0, "end_time": 5}, slide, owners)
+
+    assert judge("This is one. Here is the second sentence.") == (8, 1.0, 0.0, True)
+    assert judge("Thiss is one. Here is the secnd sentence.") == (8, 1.0, 0.0, True)
+    assert judge("This is one. Here is the-second sentence.")[3]  # a merged spelling inside
+    assert judge("is one. Here is the second sentence.")[3] is False  # starts mid-sentence
+    assert judge("This is one. Here is the second")[3] is False  # ends mid-sentence
+    assert judge("This is one. Here the second sentence.")[3] is False  # a word skipped inside
+    n, own, _, whole = judge("Banana this is one.")  # a word nobody said counts against
+    assert (n, own, whole) == (4, 0.75, True)
+    n, own, other, whole = judge("Here is the second sentence. Now three.")
+    assert (own, other, whole) == (5 / 7, 2 / 7, True)
 
 
 def test_the_score_reads_the_sample_generators_truth():

@@ -233,27 +233,53 @@ def pair_text(pair: dict) -> str:
     return str(pair.get("caption") or pair.get("corrected_text") or pair.get("noisy_text") or "")
 
 
+def align_words(truth: dict, said: list[str], lo: float, hi: float) -> tuple[list[int], set[int]]:
+    """Align ``said`` to the truth words spoken in ``[lo, hi)``: for each pair word the truth
+    word it stands for (or -1), and the truth words the text covers. Equal runs align; a
+    replacement (a corrected or merged spelling) between two equal runs covers the truth words
+    it replaces, one at the text's start or end only as many truth words as it has words."""
+    index = [i for i, w in enumerate(truth["words"]) if lo <= w["start"] < hi]
+    window = [truth["words"][i]["text"] for i in index]
+    ops = difflib.SequenceMatcher(None, window, said, autojunk=False).get_opcodes()
+    equal = [k for k, op in enumerate(ops) if op[0] == "equal"]
+    stands_for = [-1] * len(said)
+    covered: set[int] = set()
+    if not equal:
+        return stands_for, covered
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "replace" and k < equal[0]:  # keep the truth words next to the first match
+            i1 = max(i1, i2 - (j2 - j1))
+            j1 = max(j1, j2 - (i2 - i1))
+        elif op == "replace" and k > equal[-1]:  # ... and next to the last one
+            i2 = min(i2, i1 + (j2 - j1))
+            j2 = min(j2, j1 + (i2 - i1))
+        elif op != "equal" and op != "replace":
+            continue
+        covered.update(index[i1:i2])
+        for d in range(j2 - j1):
+            stands_for[j1 + d] = index[min(i1 + d, i2 - 1)]
+    return stands_for, covered
+
+
 def judge_text(
     truth: dict, pair: dict, slide: str, owners: list[str]
 ) -> tuple[int, float, float, bool]:
-    """(words, share spoken over ``slide``, share of other slides' narration, whole sentences)."""
+    """(words, share spoken over ``slide``, share of other slides' narration, whole sentences).
+
+    The text is aligned to the words spoken near its time window first (lecturers repeat
+    sentences), then to a wider window when that explains more of it.
+    """
     said = tokens(pair_text(pair))
     if not said:
         return 0, 0.0, 0.0, False
-    lo = float(pair.get("start_time", 0.0)) - SEARCH_SECONDS
-    hi = float(pair.get("end_time", truth["duration"])) + SEARCH_SECONDS
-    index = [i for i, w in enumerate(truth["words"]) if lo <= w["start"] < hi]
-    window = [truth["words"][i]["text"] for i in index]
-    matcher = difflib.SequenceMatcher(None, window, said, autojunk=False)
-    covered: list[int] = []  # truth word indices the text stands for, in order
+    start = float(pair.get("start_time", 0.0))
+    end = float(pair.get("end_time", truth["duration"]))
+    near = align_words(truth, said, start - 1.0, end + 1.0)
+    wide = align_words(truth, said, start - SEARCH_SECONDS, end + SEARCH_SECONDS)
+    stands_for, covered = near if len(near[1]) >= len(wide[1]) else wide
     own = other = 0
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op not in ("equal", "replace"):
-            continue
-        span = index[i1:i2]
-        covered += span
-        # a replacement may pair unequal counts: credit at most the pair's words
-        for w in span[: j2 - j1]:
+    for w in stands_for:
+        if w >= 0:
             word = truth["words"][w]
             own += owners[word["sentence"]] == slide
             other += word["slide"] != slide
@@ -262,9 +288,8 @@ def judge_text(
         return n, 0.0, 0.0, False
     # whole: every sentence the text touches is there from its first word to its last
     touched = {truth["words"][w]["sentence"] for w in covered}
-    have = set(covered)
     whole = all(
-        set(range(s["first_word"], s["last_word"] + 1)) <= have
+        set(range(s["first_word"], s["last_word"] + 1)) <= covered
         for s in (truth["sentences"][i] for i in touched)
     )
     return n, own / n, other / n, whole
