@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 import webvtt
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from quilt_hf.synthetic.autocaptions import STYLES, CaptionWord, write_captions
 from quilt_hf.synthetic.lectures import plan_lecture, render_lecture
@@ -171,9 +171,12 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
         _pair(truth, frames, tmp_path, "wrong_image", at_other, at, " ".join(own)),
         _pair(truth, frames, tmp_path, "title", title_at, title_at, title_text),
         _pair(truth, frames, tmp_path, "gapped", at, at, gapped),
+        _pair(truth, frames, tmp_path, "blurred", at, at, " ".join(own)),
     ]
+    with Image.open(tmp_path / "blurred.jpg") as sharp:  # out of focus, shown under a sharp time
+        sharp.filter(ImageFilter.GaussianBlur(2)).save(tmp_path / "blurred.jpg", quality=90)
     result = score_video(load_truth(video.with_suffix(".truth.json")), pairs, tmp_path, video)
-    right, bled, fragment, wrong_image, title, gap = result["verdicts"]
+    right, bled, fragment, wrong_image, title, gap, blurred = result["verdicts"]
     assert right["correct"], right["reasons"]
     assert right["image_similarity"] > 0.95 and right["own_share"] == 1.0 and right["whole"]
     assert not bled["correct"] and bled["other_narration_share"] > 0.2 and bled["whole"]
@@ -182,6 +185,9 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     assert wrong_image["image_similarity"] < 0.8 and wrong_image["own_share"] == 1.0
     assert not title["correct"] and title["kind"] == "title"
     assert not gap["correct"] and not gap["whole"] and gap["own_share"] == 1.0
+    assert right["image_sharpness_ratio"] > 0.8
+    assert not blurred["correct"] and blurred["image_similarity"] > 0.9
+    assert blurred["image_sharpness_ratio"] < 0.35
     counts = result["counts"]
     assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 2
     assert counts["non_histology"] == 1

@@ -6,7 +6,9 @@ A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
     ``mixed``) cleanly: not mid cross-fade (the other slide >= 10% of the frame), not out of
     focus; and the pair's image looks like the
     video frame at that time (Pearson correlation of 64x36 grey thumbnails >= ``IMAGE_MATCH``,
-    best over the frames within 1.5 frame periods). The timeline says which slide was on screen;
+    best over the frames within 1.5 frame periods) and is about as sharp as that frame (its
+    high-pass energy >= ``SHARPNESS_RATIO`` of the frame's, so a motion-blurred or out-of-focus
+    frame cannot pass under the time of a sharp one). The timeline says which slide was on screen;
     the pixels say the image really is that moment, not a frame from elsewhere.
 (b) **spoken over it** - at least ``OWN_SHARE`` of the pair's words are narration words spoken
     while that slide was on screen. A sentence that straddles a cut counts for the slide it was
@@ -42,11 +44,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from quilt_hf.synthetic.lectures import FADE_VISIBLE
 
 IMAGE_MATCH = 0.8
+# a pair image's high-pass energy over the frame's: the pipeline's images measured >= 0.46 on
+# both generators (JPEG, a frame next to a fade's tail); a Gaussian defocus of radius 2 px per
+# 360 lines gives <= 0.23, radius 1.5 <= 0.36. So this catches clear defocus, not slight blur.
+SHARPNESS_RATIO = 0.35
 OWN_SHARE = 0.8
 BLEED_SHARE = 0.2
 SEARCH_SECONDS = 20.0
@@ -189,12 +195,26 @@ def thumbnail(picture: Image.Image) -> np.ndarray:
     return grey / (np.linalg.norm(grey) + 1e-6)
 
 
-def frame_thumbnails(video: Path, times: list[float], tolerance: float) -> dict[float, list]:
-    """Thumbnails of the decoded frames within ``tolerance`` of each wanted time."""
+def sharpness(picture: Image.Image) -> float:
+    """Mean absolute high-pass (the grey picture minus its 3x3 box blur): falls when blurred."""
+    grey = picture.convert("L")
+    blurred = grey.filter(ImageFilter.BoxBlur(1))
+    return float(np.abs(np.asarray(grey, np.float32) - np.asarray(blurred, np.float32)).mean())
+
+
+@dataclass
+class FrameLook:
+    thumb: np.ndarray
+    sharpness: float
+    size: tuple[int, int]
+
+
+def frame_looks(video: Path, times: list[float], tolerance: float) -> dict[float, list[FrameLook]]:
+    """Thumbnail and sharpness of the decoded frames within ``tolerance`` of each wanted time."""
     import av
 
     wanted = sorted(set(times))
-    found: dict[float, list] = {t: [] for t in wanted}
+    found: dict[float, list[FrameLook]] = {t: [] for t in wanted}
     if not wanted:
         return found
     with av.open(str(video)) as container:
@@ -202,12 +222,28 @@ def frame_thumbnails(video: Path, times: list[float], tolerance: float) -> dict[
             t = float(frame.time)
             near = [w for w in wanted if abs(w - t) <= tolerance]
             if near:
-                thumb = thumbnail(frame.to_image())
+                picture = frame.to_image()
+                look = FrameLook(thumbnail(picture), sharpness(picture), picture.size)
                 for w in near:
-                    found[w].append(thumb)
+                    found[w].append(look)
             if t > wanted[-1] + tolerance:
                 break
     return found
+
+
+def image_match(image_path: Path, looks: list[FrameLook]) -> tuple[float, float]:
+    """(similarity, sharpness ratio) of a pair's image against the best-matching nearby frame:
+    thumbnail correlation, and the image's sharpness over that frame's (at the frame's size)."""
+    if not image_path.is_file() or not looks:
+        return -1.0, 0.0
+    with Image.open(image_path) as opened:
+        picture = opened.convert("RGB")
+    mine = thumbnail(picture)
+    best = max(looks, key=lambda look: float(np.dot(mine.ravel(), look.thumb.ravel())))
+    similarity = float(np.dot(mine.ravel(), best.thumb.ravel()))
+    if picture.size != best.size:
+        picture = picture.resize(best.size, Image.Resampling.BILINEAR)
+    return similarity, sharpness(picture) / max(best.sharpness, 1e-6)
 
 
 # ---------------------------------------------------------------- pairs
@@ -220,6 +256,7 @@ class PairVerdict:
     kind: str
     state: str
     image_similarity: float
+    image_sharpness_ratio: float
     words: int
     own_share: float
     other_narration_share: float
@@ -300,17 +337,14 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
     fps = float(truth["fps"])
     owners = sentence_owners(truth)
     tolerance = 1.5 / fps
-    thumbs = frame_thumbnails(video, [float(p["image_time"]) for p in pairs], tolerance)
+    looks = frame_looks(video, [float(p["image_time"]) for p in pairs], tolerance)
     verdicts: list[PairVerdict] = []
     for pair in pairs:
         t = float(pair["image_time"])
         span = span_at(truth, t)
         kind = truth["slides"][span["slide"]]["kind"]
-        similarity = -1.0
         image_path = Path(pair_dir) / str(pair.get("image_path", ""))
-        if image_path.is_file() and thumbs.get(t):
-            mine = thumbnail(Image.open(image_path))
-            similarity = max(float(np.dot(mine.ravel(), f.ravel())) for f in thumbs[t])
+        similarity, sharp = image_match(image_path, looks.get(t, []))
         n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
         reasons = []
         if kind not in HISTOLOGY_KINDS:
@@ -319,12 +353,14 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
             reasons.append(f"image time is {span['state']}")
         if similarity < IMAGE_MATCH:
             reasons.append(f"image unlike the frame at image_time ({similarity:.2f})")
+        if sharp < SHARPNESS_RATIO:
+            reasons.append(f"image blurrier than the frame at image_time ({sharp:.2f})")
         if own < OWN_SHARE:
             reasons.append(f"only {own:.0%} of the words spoken over the slide")
         if not whole:
             reasons.append("not whole sentences")
         image_ok = kind in HISTOLOGY_KINDS and span["state"] == "clean"
-        image_ok = image_ok and similarity >= IMAGE_MATCH
+        image_ok = image_ok and similarity >= IMAGE_MATCH and sharp >= SHARPNESS_RATIO
         verdicts.append(
             PairVerdict(
                 image_time=t,
@@ -332,6 +368,7 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
                 kind=kind,
                 state=span["state"],
                 image_similarity=round(similarity, 3),
+                image_sharpness_ratio=round(sharp, 3),
                 words=n,
                 own_share=round(own, 3),
                 other_narration_share=round(other, 3),
