@@ -314,13 +314,13 @@ def _moving_path(
         factor = float(rng.uniform(2.0, 2.5))
         factor = 1 / factor if rng.random() < 0.6 else factor
         reach = 0.1 * vw
-        a = float(rng.uniform(0.25, 0.45))
-        blur = (a, a + float(rng.uniform(0.15, 0.25)))
+        blur_from = float(rng.uniform(0.25, 0.45))
+        blur = (blur_from, blur_from + float(rng.uniform(0.15, 0.25)))
     best, best_share = None, -1.0
     for angle in rng.uniform(0, 2 * math.pi, 24):
         end = (cx + reach * math.cos(angle), cy + reach * math.sin(angle), vw * factor)
         end = _clamp_view(end, slide.stain, aspect)
-        middle = tuple((a + b) / 2 for a, b in zip(slide.view, end, strict=True))
+        middle = tuple((u + v) / 2 for u, v in zip(slide.view, end, strict=True))
         share = min(tissue_share(slide.stain, v, aspect) for v in (middle, end))
         if share > best_share:
             best, best_share = end, share
