@@ -172,11 +172,12 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
         _pair(truth, frames, tmp_path, "title", title_at, title_at, title_text),
         _pair(truth, frames, tmp_path, "gapped", at, at, gapped),
         _pair(truth, frames, tmp_path, "blurred", at, at, " ".join(own)),
+        {"image_path": "right.jpg", "start_time": "soon", "caption": " ".join(own)},  # no time
     ]
     with Image.open(tmp_path / "blurred.jpg") as sharp:  # out of focus, shown under a sharp time
         sharp.filter(ImageFilter.GaussianBlur(2)).save(tmp_path / "blurred.jpg", quality=90)
     result = score_video(load_truth(video.with_suffix(".truth.json")), pairs, tmp_path, video)
-    right, bled, fragment, wrong_image, title, gap, blurred = result["verdicts"]
+    right, bled, fragment, wrong_image, title, gap, blurred, timeless = result["verdicts"]
     assert right["correct"], right["reasons"]
     assert right["image_similarity"] > 0.95 and right["own_share"] == 1.0 and right["whole"]
     assert not bled["correct"] and bled["other_narration_share"] > 0.2 and bled["whole"]
@@ -188,6 +189,8 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     assert right["image_sharpness_ratio"] > 0.8
     assert not blurred["correct"] and blurred["image_similarity"] > 0.9
     assert blurred["image_sharpness_ratio"] < 0.35
+    assert not timeless["correct"] and timeless["state"] == "no image_time"
+    assert result["counts"]["no_image_time"] == 1
     counts = result["counts"]
     assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 2
     assert counts["non_histology"] == 1

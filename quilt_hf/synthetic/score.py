@@ -298,6 +298,14 @@ def align_words(truth: dict, said: list[str], lo: float, hi: float) -> tuple[lis
     return stands_for, covered
 
 
+def _number(value: object, default: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return number if np.isfinite(number) else default
+
+
 def judge_text(
     truth: dict, pair: dict, slide: str, owners: list[str]
 ) -> tuple[int, float, float, bool]:
@@ -309,8 +317,8 @@ def judge_text(
     said = tokens(pair_text(pair))
     if not said:
         return 0, 0.0, 0.0, False
-    start = float(pair.get("start_time", 0.0))
-    end = float(pair.get("end_time", truth["duration"]))
+    start = _number(pair.get("start_time"), 0.0)
+    end = _number(pair.get("end_time"), truth["duration"])
     near = align_words(truth, said, start - 1.0, end + 1.0)
     wide = align_words(truth, said, start - SEARCH_SECONDS, end + SEARCH_SECONDS)
     stands_for, covered = near if len(near[1]) >= len(wide[1]) else wide
@@ -332,20 +340,31 @@ def judge_text(
     return n, own / n, other / n, whole
 
 
+def _image_time(pair: dict, duration: float) -> float | None:
+    t = _number(pair.get("image_time"), -1.0)
+    return t if 0.0 <= t <= duration else None
+
+
 def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> dict:
     """Verdicts for one video's pairs and its counts (see the module docstring)."""
     fps = float(truth["fps"])
     owners = sentence_owners(truth)
     tolerance = 1.5 / fps
-    looks = frame_looks(video, [float(p["image_time"]) for p in pairs], tolerance)
+    times = [_image_time(p, truth["duration"]) for p in pairs]
+    looks = frame_looks(video, [t for t in times if t is not None], tolerance)
     verdicts: list[PairVerdict] = []
-    for pair in pairs:
-        t = float(pair["image_time"])
-        span = span_at(truth, t)
-        kind = truth["slides"][span["slide"]]["kind"]
+    for pair, t in zip(pairs, times, strict=True):
+        if t is None:  # a row without a usable time is wrong, not the end of the run
+            span, kind, t = {"slide": "", "state": "no image_time"}, "unknown", float("nan")
+        else:
+            span = span_at(truth, t)
+            kind = truth["slides"][span["slide"]]["kind"]
         image_path = Path(pair_dir) / str(pair.get("image_path", ""))
         similarity, sharp = image_match(image_path, looks.get(t, []))
-        n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
+        if kind == "unknown":
+            n, own, other, whole = len(tokens(pair_text(pair))), 0.0, 0.0, True
+        else:
+            n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
         reasons = []
         if kind not in HISTOLOGY_KINDS:
             reasons.append("non-histology slide")
@@ -382,7 +401,8 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
         "pairs": len(pairs),
         "correct": sum(v.correct for v in verdicts),
         "image_ok": sum(v.image_ok for v in verdicts),
-        "non_histology": sum(v.kind not in HISTOLOGY_KINDS for v in verdicts),
+        "no_image_time": sum(v.kind == "unknown" for v in verdicts),
+        "non_histology": sum(v.kind not in (*HISTOLOGY_KINDS, "unknown") for v in verdicts),
         "fragments": sum(not v.whole for v in verdicts),
         "bleed": sum(v.other_narration_share > BLEED_SHARE for v in verdicts),
     }
