@@ -52,6 +52,7 @@ TARGETS = {
 COUNTS = (
     "videos",
     "errors",
+    "no_image_time",
     "pairs",
     "correct",
     "still_showings",

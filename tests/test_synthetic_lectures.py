@@ -12,13 +12,14 @@ import av
 import numpy as np
 import pytest
 import webvtt
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from quilt_hf.synthetic.autocaptions import STYLES, CaptionWord, write_captions
 from quilt_hf.synthetic.lectures import plan_lecture, render_lecture
 from quilt_hf.synthetic.narration import spoken_words
 from quilt_hf.synthetic.score import (
     from_sample_truth,
+    judge_text,
     load_truth,
     score_video,
     sentence_owners,
@@ -161,15 +162,22 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     title_at = truth["showings"][0]["start"] + 1.0
     title_text = " ".join(s["text"] for s in truth["sentences"] if s["showing"] == 0)
     cut = " ".join(" ".join(own).split()[:-3])
+    first = own[0].split()
+    gapped = " ".join(first[:2] + first[5:] + own[1:])  # a sentence missing words inside
     pairs = [
         _pair(truth, frames, tmp_path, "right", at, at, " ".join(own)),
         _pair(truth, frames, tmp_path, "bled", at, at, " ".join(own + other)),
         _pair(truth, frames, tmp_path, "fragment", at, at, cut),
         _pair(truth, frames, tmp_path, "wrong_image", at_other, at, " ".join(own)),
         _pair(truth, frames, tmp_path, "title", title_at, title_at, title_text),
+        _pair(truth, frames, tmp_path, "gapped", at, at, gapped),
+        _pair(truth, frames, tmp_path, "blurred", at, at, " ".join(own)),
+        {"image_path": "right.jpg", "start_time": "soon", "caption": " ".join(own)},  # no time
     ]
+    with Image.open(tmp_path / "blurred.jpg") as sharp:  # out of focus, shown under a sharp time
+        sharp.filter(ImageFilter.GaussianBlur(2)).save(tmp_path / "blurred.jpg", quality=90)
     result = score_video(load_truth(video.with_suffix(".truth.json")), pairs, tmp_path, video)
-    right, bled, fragment, wrong_image, title = result["verdicts"]
+    right, bled, fragment, wrong_image, title, gap, blurred, timeless = result["verdicts"]
     assert right["correct"], right["reasons"]
     assert right["image_similarity"] > 0.95 and right["own_share"] == 1.0 and right["whole"]
     assert not bled["correct"] and bled["other_narration_share"] > 0.2 and bled["whole"]
@@ -177,11 +185,49 @@ def test_the_strict_score_accepts_a_right_pair_and_rejects_wrong_ones(lecture, t
     assert not wrong_image["correct"] and not wrong_image["image_ok"]
     assert wrong_image["image_similarity"] < 0.8 and wrong_image["own_share"] == 1.0
     assert not title["correct"] and title["kind"] == "title"
+    assert not gap["correct"] and not gap["whole"] and gap["own_share"] == 1.0
+    assert right["image_sharpness_ratio"] > 0.8
+    assert not blurred["correct"] and blurred["image_similarity"] > 0.9
+    assert blurred["image_sharpness_ratio"] < 0.35
+    assert not timeless["correct"] and timeless["state"] == "no image_time"
+    assert result["counts"]["no_image_time"] == 1
     counts = result["counts"]
-    assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 1
+    assert counts["correct"] == 1 and counts["bleed"] == 1 and counts["fragments"] == 2
     assert counts["non_histology"] == 1
     assert counts["still_recalled"] == 1 and counts["moving_recalled"] == 0
     assert counts["still_showings"] == 2 and counts["moving_showings"] == 2
+
+
+def _tiny_truth(sentences: list[tuple[str, str]]) -> dict:
+    words, spans, t = [], [], 0.0
+    for k, (slide, text) in enumerate(sentences):
+        first = len(words)
+        for token in text.lower().rstrip(".").split():
+            words.append({"text": token, "start": t, "end": t + 0.4, "slide": slide, "sentence": k})
+            t += 0.5
+        spans.append({"first_word": first, "last_word": len(words) - 1, "slide": slide})
+    return {"duration": t, "words": words, "sentences": spans}
+
+
+def test_text_alignment_tolerates_spellings_but_not_missing_or_foreign_words():
+    truth = _tiny_truth(
+        [("a", "This is one."), ("a", "Here is the second sentence."), ("b", "Now three.")]
+    )
+    owners = ["a", "a", "b"]
+
+    def judge(text: str, slide: str = "a"):
+        return judge_text(truth, {"caption": text, "start_time": 0, "end_time": 5}, slide, owners)
+
+    assert judge("This is one. Here is the second sentence.") == (8, 1.0, 0.0, True)
+    assert judge("Thiss is one. Here is the secnd sentence.") == (8, 1.0, 0.0, True)
+    assert judge("This is one. Here is the-second sentence.")[3]  # a merged spelling inside
+    assert judge("is one. Here is the second sentence.")[3] is False  # starts mid-sentence
+    assert judge("This is one. Here is the second")[3] is False  # ends mid-sentence
+    assert judge("This is one. Here the second sentence.")[3] is False  # a word skipped inside
+    n, own, _, whole = judge("Banana this is one.")  # a word nobody said counts against
+    assert (n, own, whole) == (4, 0.75, True)
+    n, own, other, whole = judge("Here is the second sentence. Now three.")
+    assert (own, other, whole) == (5 / 7, 2 / 7, True)
 
 
 def test_the_score_reads_the_sample_generators_truth():
@@ -226,7 +272,7 @@ def test_the_score_reads_the_sample_generators_truth():
     assert [w["text"] for w in common["words"]][:2] == ["hello", "there"]
     assert [s["category"] for s in common["showings"]] == ["non_histology", "moving"]
     states = [(round(s["start"], 2), round(s["end"], 2), s["state"]) for s in common["timeline"]]
-    assert states == [(0.0, 7.5, "clean"), (7.5, 8.5, "fade"), (8.5, 20.0, "clean")]
+    assert states == [(0.0, 7.6, "clean"), (7.6, 8.4, "fade"), (8.4, 20.0, "clean")]
 
 
 def test_benchmark_cli_help_names_the_flags():

@@ -17,10 +17,12 @@ is a plan of *showings* (one slide on screen from one cut to the next) rendered 
   automatic styles.
 
 Files per lecture, side by side: ``<id>.mp4``, ``<id>.vtt`` and ``<id>.truth.json``. The truth
-(``TRUTH_VERSION``) holds ``slides`` (id, kind, stain, topic), ``showings`` (start/end = the cut
-times, motion, category still|moving|non_histology), ``timeline`` (run-length frame intervals:
-which slide dominates each frame, and whether the frame is ``clean``, mid-``fade`` or ``blur``red),
-``sentences`` and ``words`` (each word's time, slide, showing and sentence).
+(``TRUTH_VERSION``) holds ``slides`` (id, kind, stain, view), ``showings`` (start/end = the cut
+times, kind, motion, category still|moving|non_histology, returning), ``timeline`` (run-length
+frame intervals: the slide that dominates each frame with its kind and category, and whether the
+frame is ``clean``, mid-``fade`` or ``blur``red), ``sentences`` (text with punctuation, times,
+``run_on`` / ``lead_in`` seconds past / before the cut) and ``words`` (lowercase caption words:
+time, slide, showing, sentence).
 
     from quilt_hf.synthetic.lectures import write_unseen_lectures
     videos = write_unseen_lectures(out_dir, seeds=(11, 12), per_seed=4)
@@ -59,6 +61,9 @@ MOVING_MOTIONS = ("pan", "zoom", "drift")
 # every lecture has these, then a rotating share of the extras (so a set of 4+ covers them all)
 CORE = ("still", "pan", "zoom")
 EXTRAS = ("drift", "webcam", "mixed", "bullets", "ihc", "chart", "long")
+# a cross-fade frame counts as mid-fade (not a clean view of one slide) while the other slide
+# makes up at least this share of it; the first and last tenth of a fade are visually clean
+FADE_VISIBLE = 0.1
 FORMATS = ((640, 360, 25), (640, 360, 30), (1280, 720, 25), (640, 360, 30))
 
 
@@ -309,13 +314,13 @@ def _moving_path(
         factor = float(rng.uniform(2.0, 2.5))
         factor = 1 / factor if rng.random() < 0.6 else factor
         reach = 0.1 * vw
-        a = float(rng.uniform(0.25, 0.45))
-        blur = (a, a + float(rng.uniform(0.15, 0.25)))
+        blur_from = float(rng.uniform(0.25, 0.45))
+        blur = (blur_from, blur_from + float(rng.uniform(0.15, 0.25)))
     best, best_share = None, -1.0
     for angle in rng.uniform(0, 2 * math.pi, 24):
         end = (cx + reach * math.cos(angle), cy + reach * math.sin(angle), vw * factor)
         end = _clamp_view(end, slide.stain, aspect)
-        middle = tuple((a + b) / 2 for a, b in zip(slide.view, end, strict=True))
+        middle = tuple((u + v) / 2 for u, v in zip(slide.view, end, strict=True))
         share = min(tissue_share(slide.stain, v, aspect) for v in (middle, end))
         if share > best_share:
             best, best_share = end, share
@@ -574,9 +579,12 @@ def render_lecture(lecture: Lecture, out_dir: Path) -> Path:
             if blend_with is not None:
                 other = painters[blend_with].frame(t)
                 picture = Image.blend(picture, other, weight)
+            if blend_with is not None and weight >= FADE_VISIBLE:
                 state = "fade"
             elif painters[k].blurred(t):
-                state = "blur"
+                state, blend_with = "blur", None
+            else:
+                blend_with = None
             states.append((k, state, blend_with))
             frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
             frame.pts = i
@@ -609,6 +617,8 @@ def lecture_truth(lecture: Lecture, states: list[tuple]) -> dict:
             end=round((span["last_frame"] + 1) / fps, 4),
             showing=k,
             slide=shows[k].slide.id,
+            kind=shows[k].slide.kind,
+            category=shows[k].category,
             state=state,
         )
         if other is not None:

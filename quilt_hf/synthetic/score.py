@@ -3,17 +3,21 @@
 A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
 
 (a) **image** - at ``image_time`` the timeline shows a histology slide (``histology`` or
-    ``mixed``) cleanly: not mid cross-fade, not out of focus; and the pair's image looks like the
+    ``mixed``) cleanly: not mid cross-fade (the other slide >= 10% of the frame), not out of
+    focus; and the pair's image looks like the
     video frame at that time (Pearson correlation of 64x36 grey thumbnails >= ``IMAGE_MATCH``,
-    best over the frames within 1.5 frame periods). The timeline says which slide was on screen;
+    best over the frames within 1.5 frame periods) and is about as sharp as that frame (its
+    high-pass energy >= ``SHARPNESS_RATIO`` of the frame's, so a motion-blurred or out-of-focus
+    frame cannot pass under the time of a sharp one). The timeline says which slide was on screen;
     the pixels say the image really is that moment, not a frame from elsewhere.
 (b) **spoken over it** - at least ``OWN_SHARE`` of the pair's words are narration words spoken
     while that slide was on screen. A sentence that straddles a cut counts for the slide it was
     mostly spoken over (the issue's rule: lecturers finish a sentence after the cut), so each
     truth sentence gets one owner slide by time overlap. Words of the pair that match no truth
     word count against it.
-(c) **whole sentences** - the truth words the text covers start at a sentence's first word and
-    end at a sentence's last word.
+(c) **whole sentences** - every truth sentence the text touches is in it from its first word to
+    its last (so the text starts at a sentence start, ends at a sentence end, and skips nothing
+    inside).
 
 The pair's text (``caption``, else ``corrected_text``, else ``noisy_text``) is lowercased, split
 into words and aligned to the truth words spoken within ``SEARCH_SECONDS`` of its time window
@@ -23,7 +27,8 @@ Reported apart: **fragment** (fails (c)), **bleed** (more than ``BLEED_SHARE`` o
 words are another slide's narration, by narration ownership), **non-histology** (the slide at
 ``image_time`` is a title, bullet or chart slide). **Recall** is per showing (one slide from a cut
 to the next): a still or moving histology showing is recalled when a correct pair's
-``image_time`` falls inside it.
+``image_time`` falls inside it. Still: histology and mixed slides whose view holds (a cursor or
+a webcam box may move over them); moving: views that pan, zoom or drift while shown.
 
 Two truth formats are read: this package's ``lectures.py`` truth, and ``quilt_hf.sample.videos``
 truth (converted by ``from_sample_truth``: slide intervals, fades centred on boundaries, sentence
@@ -39,9 +44,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
+
+from quilt_hf.synthetic.lectures import FADE_VISIBLE
 
 IMAGE_MATCH = 0.8
+# a pair image's high-pass energy over the frame's: the pipeline's images measured >= 0.46 on
+# both generators (JPEG, a frame next to a fade's tail); a Gaussian defocus of radius 2 px per
+# 360 lines gives <= 0.23, radius 1.5 <= 0.36. So this catches clear defocus, not slight blur.
+SHARPNESS_RATIO = 0.35
 OWN_SHARE = 0.8
 BLEED_SHARE = 0.2
 SEARCH_SECONDS = 20.0
@@ -79,11 +90,13 @@ def from_sample_truth(truth: dict) -> dict:
                 "end": s["end"],
             }
         )
-    # fades are centred on the boundary into a slide whose transition is "fade"
+    # fades are centred on the boundary into a slide whose transition is "fade"; as in
+    # lectures.py a frame is mid-fade while the other slide is >= FADE_VISIBLE of it
+    visible = (0.5 - FADE_VISIBLE) * fade
     edges = [0.0]
     for i, s in enumerate(raw):
         if i > 0 and s["transition"] == "fade":
-            edges += [s["start"] - fade / 2, s["start"] + fade / 2]
+            edges += [s["start"] - visible, s["start"] + visible]
         elif i > 0:
             edges.append(s["start"])
     edges.append(raw[-1]["end"])
@@ -93,7 +106,7 @@ def from_sample_truth(truth: dict) -> dict:
         middle = (a + b) / 2
         k = next((i for i, s in enumerate(raw) if middle < s["end"]), len(raw) - 1)
         in_fade = any(
-            i > 0 and s["transition"] == "fade" and abs(middle - s["start"]) < fade / 2
+            i > 0 and s["transition"] == "fade" and abs(middle - s["start"]) < visible
             for i, s in enumerate(raw)
         )
         timeline.append(
@@ -182,12 +195,26 @@ def thumbnail(picture: Image.Image) -> np.ndarray:
     return grey / (np.linalg.norm(grey) + 1e-6)
 
 
-def frame_thumbnails(video: Path, times: list[float], tolerance: float) -> dict[float, list]:
-    """Thumbnails of the decoded frames within ``tolerance`` of each wanted time."""
+def sharpness(picture: Image.Image) -> float:
+    """Mean absolute high-pass (the grey picture minus its 3x3 box blur): falls when blurred."""
+    grey = picture.convert("L")
+    blurred = grey.filter(ImageFilter.BoxBlur(1))
+    return float(np.abs(np.asarray(grey, np.float32) - np.asarray(blurred, np.float32)).mean())
+
+
+@dataclass
+class FrameLook:
+    thumb: np.ndarray
+    sharpness: float
+    size: tuple[int, int]
+
+
+def frame_looks(video: Path, times: list[float], tolerance: float) -> dict[float, list[FrameLook]]:
+    """Thumbnail and sharpness of the decoded frames within ``tolerance`` of each wanted time."""
     import av
 
     wanted = sorted(set(times))
-    found: dict[float, list] = {t: [] for t in wanted}
+    found: dict[float, list[FrameLook]] = {t: [] for t in wanted}
     if not wanted:
         return found
     with av.open(str(video)) as container:
@@ -195,12 +222,28 @@ def frame_thumbnails(video: Path, times: list[float], tolerance: float) -> dict[
             t = float(frame.time)
             near = [w for w in wanted if abs(w - t) <= tolerance]
             if near:
-                thumb = thumbnail(frame.to_image())
+                picture = frame.to_image()
+                look = FrameLook(thumbnail(picture), sharpness(picture), picture.size)
                 for w in near:
-                    found[w].append(thumb)
+                    found[w].append(look)
             if t > wanted[-1] + tolerance:
                 break
     return found
+
+
+def image_match(image_path: Path, looks: list[FrameLook]) -> tuple[float, float]:
+    """(similarity, sharpness ratio) of a pair's image against the best-matching nearby frame:
+    thumbnail correlation, and the image's sharpness over that frame's (at the frame's size)."""
+    if not image_path.is_file() or not looks:
+        return -1.0, 0.0
+    with Image.open(image_path) as opened:
+        picture = opened.convert("RGB")
+    mine = thumbnail(picture)
+    best = max(looks, key=lambda look: float(np.dot(mine.ravel(), look.thumb.ravel())))
+    similarity = float(np.dot(mine.ravel(), best.thumb.ravel()))
+    if picture.size != best.size:
+        picture = picture.resize(best.size, Image.Resampling.BILINEAR)
+    return similarity, sharpness(picture) / max(best.sharpness, 1e-6)
 
 
 # ---------------------------------------------------------------- pairs
@@ -213,6 +256,7 @@ class PairVerdict:
     kind: str
     state: str
     image_similarity: float
+    image_sharpness_ratio: float
     words: int
     own_share: float
     other_narration_share: float
@@ -226,40 +270,79 @@ def pair_text(pair: dict) -> str:
     return str(pair.get("caption") or pair.get("corrected_text") or pair.get("noisy_text") or "")
 
 
+def align_words(truth: dict, said: list[str], lo: float, hi: float) -> tuple[list[int], set[int]]:
+    """Align ``said`` to the truth words spoken in ``[lo, hi)``: for each pair word the truth
+    word it stands for (or -1), and the truth words the text covers. Equal runs align; a
+    replacement (a corrected or merged spelling) between two equal runs covers the truth words
+    it replaces, one at the text's start or end only as many truth words as it has words."""
+    index = [i for i, w in enumerate(truth["words"]) if lo <= w["start"] < hi]
+    window = [truth["words"][i]["text"] for i in index]
+    ops = difflib.SequenceMatcher(None, window, said, autojunk=False).get_opcodes()
+    equal = [k for k, op in enumerate(ops) if op[0] == "equal"]
+    stands_for = [-1] * len(said)
+    covered: set[int] = set()
+    if not equal:
+        return stands_for, covered
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "replace" and k < equal[0]:  # keep the truth words next to the first match
+            i1 = max(i1, i2 - (j2 - j1))
+            j1 = max(j1, j2 - (i2 - i1))
+        elif op == "replace" and k > equal[-1]:  # ... and next to the last one
+            i2 = min(i2, i1 + (j2 - j1))
+            j2 = min(j2, j1 + (i2 - i1))
+        elif op != "equal" and op != "replace":
+            continue
+        covered.update(index[i1:i2])
+        for d in range(j2 - j1):
+            stands_for[j1 + d] = index[min(i1 + d, i2 - 1)]
+    return stands_for, covered
+
+
+def _number(value: object, default: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return number if np.isfinite(number) else default
+
+
 def judge_text(
     truth: dict, pair: dict, slide: str, owners: list[str]
 ) -> tuple[int, float, float, bool]:
-    """(words, share spoken over ``slide``, share of other slides' narration, whole sentences)."""
+    """(words, share spoken over ``slide``, share of other slides' narration, whole sentences).
+
+    The text is aligned to the words spoken near its time window first (lecturers repeat
+    sentences), then to a wider window when that explains more of it.
+    """
     said = tokens(pair_text(pair))
     if not said:
         return 0, 0.0, 0.0, False
-    lo = float(pair.get("start_time", 0.0)) - SEARCH_SECONDS
-    hi = float(pair.get("end_time", truth["duration"])) + SEARCH_SECONDS
-    index = [i for i, w in enumerate(truth["words"]) if lo <= w["start"] < hi]
-    window = [truth["words"][i]["text"] for i in index]
-    matcher = difflib.SequenceMatcher(None, window, said, autojunk=False)
-    covered: list[int] = []  # truth word indices the text stands for, in order
+    start = _number(pair.get("start_time"), 0.0)
+    end = _number(pair.get("end_time"), truth["duration"])
+    near = align_words(truth, said, start - 1.0, end + 1.0)
+    wide = align_words(truth, said, start - SEARCH_SECONDS, end + SEARCH_SECONDS)
+    stands_for, covered = near if len(near[1]) >= len(wide[1]) else wide
     own = other = 0
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op not in ("equal", "replace"):
-            continue
-        span = index[i1:i2]
-        covered += span
-        # a replacement may pair unequal counts: credit at most the pair's words
-        for w in span[: j2 - j1]:
+    for w in stands_for:
+        if w >= 0:
             word = truth["words"][w]
             own += owners[word["sentence"]] == slide
             other += word["slide"] != slide
     n = len(said)
     if not covered:
         return n, 0.0, 0.0, False
-    sentences = truth["sentences"]
-    first, last = truth["words"][covered[0]], truth["words"][covered[-1]]
-    whole = (
-        sentences[first["sentence"]]["first_word"] == covered[0]
-        and sentences[last["sentence"]]["last_word"] == covered[-1]
+    # whole: every sentence the text touches is there from its first word to its last
+    touched = {truth["words"][w]["sentence"] for w in covered}
+    whole = all(
+        set(range(s["first_word"], s["last_word"] + 1)) <= covered
+        for s in (truth["sentences"][i] for i in touched)
     )
     return n, own / n, other / n, whole
+
+
+def _image_time(pair: dict, duration: float) -> float | None:
+    t = _number(pair.get("image_time"), -1.0)
+    return t if 0.0 <= t <= duration else None
 
 
 def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> dict:
@@ -267,18 +350,21 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
     fps = float(truth["fps"])
     owners = sentence_owners(truth)
     tolerance = 1.5 / fps
-    thumbs = frame_thumbnails(video, [float(p["image_time"]) for p in pairs], tolerance)
+    times = [_image_time(p, truth["duration"]) for p in pairs]
+    looks = frame_looks(video, [t for t in times if t is not None], tolerance)
     verdicts: list[PairVerdict] = []
-    for pair in pairs:
-        t = float(pair["image_time"])
-        span = span_at(truth, t)
-        kind = truth["slides"][span["slide"]]["kind"]
-        similarity = -1.0
+    for pair, t in zip(pairs, times, strict=True):
+        if t is None:  # a row without a usable time is wrong, not the end of the run
+            span, kind, t = {"slide": "", "state": "no image_time"}, "unknown", float("nan")
+        else:
+            span = span_at(truth, t)
+            kind = truth["slides"][span["slide"]]["kind"]
         image_path = Path(pair_dir) / str(pair.get("image_path", ""))
-        if image_path.is_file() and thumbs.get(t):
-            mine = thumbnail(Image.open(image_path))
-            similarity = max(float(np.dot(mine.ravel(), f.ravel())) for f in thumbs[t])
-        n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
+        similarity, sharp = image_match(image_path, looks.get(t, []))
+        if kind == "unknown":
+            n, own, other, whole = len(tokens(pair_text(pair))), 0.0, 0.0, True
+        else:
+            n, own, other, whole = judge_text(truth, pair, span["slide"], owners)
         reasons = []
         if kind not in HISTOLOGY_KINDS:
             reasons.append("non-histology slide")
@@ -286,12 +372,14 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
             reasons.append(f"image time is {span['state']}")
         if similarity < IMAGE_MATCH:
             reasons.append(f"image unlike the frame at image_time ({similarity:.2f})")
+        if sharp < SHARPNESS_RATIO:
+            reasons.append(f"image blurrier than the frame at image_time ({sharp:.2f})")
         if own < OWN_SHARE:
             reasons.append(f"only {own:.0%} of the words spoken over the slide")
         if not whole:
             reasons.append("not whole sentences")
         image_ok = kind in HISTOLOGY_KINDS and span["state"] == "clean"
-        image_ok = image_ok and similarity >= IMAGE_MATCH
+        image_ok = image_ok and similarity >= IMAGE_MATCH and sharp >= SHARPNESS_RATIO
         verdicts.append(
             PairVerdict(
                 image_time=t,
@@ -299,6 +387,7 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
                 kind=kind,
                 state=span["state"],
                 image_similarity=round(similarity, 3),
+                image_sharpness_ratio=round(sharp, 3),
                 words=n,
                 own_share=round(own, 3),
                 other_narration_share=round(other, 3),
@@ -312,7 +401,8 @@ def score_video(truth: dict, pairs: list[dict], pair_dir: Path, video: Path) -> 
         "pairs": len(pairs),
         "correct": sum(v.correct for v in verdicts),
         "image_ok": sum(v.image_ok for v in verdicts),
-        "non_histology": sum(v.kind not in HISTOLOGY_KINDS for v in verdicts),
+        "no_image_time": sum(v.kind == "unknown" for v in verdicts),
+        "non_histology": sum(v.kind not in (*HISTOLOGY_KINDS, "unknown") for v in verdicts),
         "fragments": sum(not v.whole for v in verdicts),
         "bleed": sum(v.other_narration_share > BLEED_SHARE for v in verdicts),
     }
