@@ -165,7 +165,12 @@ def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_p
     ]
     auto = tmp_path / "auto.vtt"
     auto.write_text("\n".join(lines) + "\n")
-    stats = process_video(out / "lecA.mp4", tmp_path / "o", captions=auto, video_id="lecA")
+    # through the command a user runs: `quilt youtube process --sentences pauses`
+    from quilt_hf.cli import main
+
+    args = ["youtube", "process", "--video", str(out / "lecA.mp4"), "--captions", str(auto)]
+    assert main([*args, "--out", str(tmp_path / "o"), "--sentences", "pauses"]) == 0
+    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
     assert stats["sentence_method"] == "pauses" and stats["sentences"] >= 3
     pairs = [json.loads(line) for line in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
     assert pairs
@@ -176,3 +181,18 @@ def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_p
     assert score_pairs(pairs, truth)["slides_with_correct_pair"] == 3
     kinds = stats["still_keyframes"] + stats["moving_keyframes"]
     assert kinds == stats["keyframes"]
+
+
+def test_sentence_options_are_checked_before_any_video_is_touched(lecture, tmp_path, capsys):
+    from quilt_hf.cli import main
+
+    out, _ = lecture
+    args = ["youtube", "process", "--video", str(out / "lecA.mp4"), "--captions"]
+    args += [str(out / "lecA.vtt"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--sentences", "llm"]) == 1
+    assert "--sentences llm needs --corrector" in capsys.readouterr().err
+    assert main([*args, "--sentences", "pauses", "--sentence-model", "x/y"]) == 1
+    assert "--sentence-model needs --sentences model" in capsys.readouterr().err
+    assert main([*args, "--sentences", "model", "--sentence-model", str(tmp_path / "none")]) == 1
+    assert "cannot load punctuation model" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "stats.json").exists()

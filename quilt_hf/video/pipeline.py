@@ -3,13 +3,14 @@
 Stages, in order (each timed in ``stats.json``):
 
 1. ``text``: a timed transcript (``quilt_hf.text.transcribe``: captions, whisper or pocketsphinx).
-   It runs first so that bad captions or a missing audio track fail before any decoding.
+   It runs first so that bad captions or a missing audio track fail before any decoding; then
+   ``sentences``: unpunctuated captions restored into sentences (``quilt_hf.text.sentences``).
 2. ``frames``: static windows (``static_windows.py``) and moving views (``views.py``) from one
    cheap sampled decode; each is handed to a background thread that classifies it and estimates
    its magnification.
 3. ``keyframes``: near-duplicates merged, the background answers collected (``keyframes.py``).
-4. ``align``: sentences restored (``quilt_hf.text.sentences``), then given to the segment they
-   were mostly spoken over, long segments cut at sentence ends (``align.pair_segments``).
+4. ``align``: each sentence given to the segment it was mostly spoken over, long segments cut
+   at sentence ends (``align.pair_segments``).
 5. ``text_stage``: ASR correction map, UMLS ids, ROI text, sub-pathology per text
    (``quilt_hf.text.pipeline.TextStage``); ``noisy_text`` is the raw words, ``corrected_text``
    the restored sentences with the corrections applied.
@@ -144,6 +145,13 @@ def process_video(
     if not transcript.words:
         raise QuiltError(f"no words in the transcript of {video.name}")
     lap("transcribe")
+    # sentences before any decoding: a missing model or LLM fails fast
+    stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
+    llm = stage.chat if corrector in ("openai", "transformers") else None
+    restored = restore_sentences(
+        transcript.words, sentences, model=_sentence_model(sentences, sentence_model, llm), chat=llm
+    )
+    lap("sentences")
 
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
     counts: dict[str, int] = {}
@@ -157,11 +165,6 @@ def process_video(
 
     histology_seconds = [k.end - k.start for k in keyframes if k.is_histology and k.kind == "still"]
     chunk_seconds = chunk_time or pair_chunk_time(histology_seconds, transcript.words)
-    stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
-    llm = stage.chat if corrector in ("openai", "transformers") else None
-    restored = restore_sentences(
-        transcript.words, sentences, model=_sentence_model(sentences, sentence_model, llm), chat=llm
-    )
     # a window ends at its last sample; the picture stays until halfway to the next sample
     half_step = 0.5 / (window_params or WindowParams()).sample_fps
     segments = [
