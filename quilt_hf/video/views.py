@@ -23,7 +23,16 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   frame have less fine detail than the sharp frames beside them.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
   frame (``hold``); the tracker resumes when the window ends (``release``). Views that yield no
-  keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing.
+  keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing,
+  except inside one continuous motion (a split with aligned correlation >= ``cut_correlation``),
+  where their time goes to the keyframe view beside them.
+
+Measured: on synthetic textures a 30 x 10 px pan is recovered exactly and other content
+correlates < 0.3 against > 0.95 for the same content moved (``tests/test_video_views.py``); in
+``benchmarks/youtube_quality.py`` (strict score) every moving showing of the sample lectures and
+every one of the independent generator's lectures with word-timed captions got a correct pair.
+The tracker adds ~0.05 s of CPU per 80 s of 640x360 video (FFTs on 80x45 thumbnails, only for
+changed frames); each moving keyframe is one RGB conversion and one classification more.
 """
 
 from __future__ import annotations
