@@ -181,3 +181,32 @@ def test_a_burst_of_fast_motion_inside_one_pan_leaves_no_gap_in_the_slides_time(
     assert moving[0].start == 0.0 and moving[-1].end == pytest.approx(7.25)
     for a, b in zip(moving, moving[1:], strict=False):
         assert b.start - a.end <= 1 / FPS + 1e-6  # the fast part's time went to a keyframe view
+
+
+def test_views_of_one_motion_are_classified_once_and_a_cut_starts_anew():
+    from quilt_hf.filters.histology import load_classifier
+    from quilt_hf.video.keyframes import WindowAnalyser
+    from quilt_hf.video.static_windows import StaticWindow
+
+    stain = load_classifier({"backend": "stain", "threshold": 0.5})
+    calls: list[int] = []
+
+    class Counting:
+        threshold = stain.threshold
+
+        def predict_proba(self, images):
+            calls.append(len(images))
+            return stain.predict_proba(images)
+
+    canvas = texture(13, H, W * 4)
+    crops = [Image.fromarray(canvas[:, k * W : (k + 1) * W]) for k in range(4)]
+    windows = [
+        StaticWindow(k, k + 0.9, crop, 4, "moving", k + 0.5, chain=1 if k < 3 else 2)
+        for k, crop in enumerate(crops)
+    ]
+    with WindowAnalyser(Counting()) as analyser:
+        for window in windows:
+            analyser.submit(window)
+        labels = [analyser.result(window) for window in windows]
+    assert len(calls) == 2  # once for chain 1, once for chain 2
+    assert labels[0][:2] == labels[1][:2] == labels[2][:2]

@@ -76,6 +76,7 @@ class StaticWindow:
     frames: int  # sampled frames in the window
     kind: str = "still"  # "still" | "moving"
     frame_time: float | None = None  # when the picture was on screen (moving views)
+    chain: int | None = None  # moving views of one continuous motion share it (views.py)
 
     @property
     def duration(self) -> float:
@@ -159,7 +160,13 @@ class StaticWindowFinder:
 
     def _moving(self, view: MovingView) -> None:
         window = StaticWindow(
-            view.start, view.end, view.sample.rgb(), view.samples, "moving", view.frame_time
+            view.start,
+            view.end,
+            view.sample.rgb(),
+            view.samples,
+            "moving",
+            view.frame_time,
+            view.chain,
         )
         self._views.append((view, window))
         self.windows.append(window)

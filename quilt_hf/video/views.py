@@ -150,6 +150,7 @@ class MovingView:
     frame_time: float  # time of the sharpest sample (the picture)
     sample: Sample
     samples: int
+    chain: int = 0  # views of one continuous motion (no cut between) share it: one slide
 
 
 @dataclass
@@ -162,6 +163,7 @@ class _View:
     moving_steps: int = 0
     best: tuple[float, Sample] | None = None  # (sharpness, sample)
     chained: bool = False  # opened by a drift split: the same slide as the view before
+    chain: int = 0
     # what the view was before the latest run of still samples began (a run that may turn into a
     # static window, which then owns those samples)
     before_run: tuple[float, int, int, tuple[float, Sample] | None] | None = None
@@ -196,6 +198,7 @@ class ViewTracker:
         # after them (_orphan: where such a run began), so their narration is not lost to a gap.
         self._tail: MovingView | None = None
         self._orphan: float | None = None
+        self._view_chain = 0
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
         """One sample; ``still_step``: the finder found it the same as the previous sample."""
@@ -230,7 +233,11 @@ class ViewTracker:
 
     def _open(self, sample: Sample, small: np.ndarray, chained: bool = False) -> _View:
         self.stats.views += 1
-        self._view = _View(small, _spectrum(small), sample.time, sample.time, chained=chained)
+        chain = self._view_chain if chained else self.stats.views
+        self._view = _View(
+            small, _spectrum(small), sample.time, sample.time, chained=chained, chain=chain
+        )
+        self._view_chain = chain
         if not chained:
             self._tail = None
             self._orphan = None
@@ -272,7 +279,8 @@ class ViewTracker:
                 self._tail = self._orphan = None
             return
         start = self._orphan if view.chained and self._orphan is not None else view.start
-        moving = MovingView(start, view.end, view.best[1].time, view.best[1], view.samples)
+        best = view.best[1]
+        moving = MovingView(start, view.end, best.time, best, view.samples, view.chain)
         self.views.append(moving)
         self.stats.moving += 1
         self._orphan = None
