@@ -8,7 +8,9 @@ classifier, the lexicon corrector) and its ``pairs.jsonl`` is scored two ways:
   blurred) and looks like the video frame there (thumbnail correlation >= 0.8), (b) >= 80% of its
   words were spoken over that slide, and (c) its text is whole sentences;
 - **lenient** (``quilt_hf.sample.videos.score_pairs``, issue 3; sample generator only): the
-  image lies in a histology slide and most words in its text window belong to that slide.
+  image lies in a histology slide and most words in its text window belong to that slide; with
+  it the magnification agreement on H&E pairs (the heuristic of
+  ``quilt_hf/video/magnification.py``; no target).
 
 Generators (``--generator``):
 
@@ -48,6 +50,7 @@ TARGETS = {
     "bleed_share": "<= 0.05",
     "image_right_share": "-",
     "lenient_precision": "-",
+    "magnification_agreement_he": "-",
 }
 COUNTS = (
     "videos",
@@ -91,6 +94,8 @@ def score_videos(videos: list[Path], work: Path, verbose: bool = False) -> tuple
         if raw.get("generator") != "quilt_hf.synthetic.lectures":
             lenient = score_pairs(pairs, raw)
             counts["lenient_correct"] = lenient["correct"]
+            counts["magnification_hits"] = lenient["magnification_hits"]
+            counts["magnification_total"] = lenient["magnification_total"]
         (out / "verdicts.json").write_text(json.dumps(result["verdicts"], indent=1))
         rows.append({"video": video.stem, **counts})
         for key, value in counts.items():
@@ -128,6 +133,9 @@ def figures(total: dict, rows: list[dict]) -> dict:
         "lenient_precision": _share(total["lenient_correct"], pairs)
         if "lenient_correct" in total
         else float("nan"),
+        "magnification_agreement_he": _share(
+            total.get("magnification_hits", 0), total.get("magnification_total", 0)
+        ),
     }
 
 

@@ -272,7 +272,13 @@ def test_the_score_reads_the_sample_generators_truth():
     assert [w["text"] for w in common["words"]][:2] == ["hello", "there"]
     assert [s["category"] for s in common["showings"]] == ["non_histology", "moving"]
     states = [(round(s["start"], 2), round(s["end"], 2), s["state"]) for s in common["timeline"]]
-    assert states == [(0.0, 7.6, "clean"), (7.6, 8.4, "fade"), (8.4, 20.0, "clean")]
+    assert states == [
+        (0.0, 7.6, "clean"),
+        (7.6, 8.0, "fade"),
+        (8.0, 8.4, "fade"),
+        (8.4, 20.0, "clean"),
+    ]
+    assert [s["slide"] for s in common["timeline"]] == ["s0", "s0", "s1", "s1"]
 
 
 def test_benchmark_cli_help_names_the_flags():

@@ -4,12 +4,12 @@ A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
 
 (a) **image** - at ``image_time`` the timeline shows a histology slide (``histology`` or
     ``mixed``) cleanly: not mid cross-fade (the other slide >= 10% of the frame), not out of
-    focus; and the pair's image looks like the
-    video frame at that time (Pearson correlation of 64x36 grey thumbnails >= ``IMAGE_MATCH``,
-    best over the frames within 1.5 frame periods) and is about as sharp as that frame (its
-    high-pass energy >= ``SHARPNESS_RATIO`` of the frame's, so a motion-blurred or out-of-focus
-    frame cannot pass under the time of a sharp one). The timeline says which slide was on screen;
-    the pixels say the image really is that moment, not a frame from elsewhere.
+    focus; and the pair's image looks like the video frame at that time (Pearson correlation of
+    64x36 grey thumbnails >= ``IMAGE_MATCH``, best over the frames within 1.5 frame periods) and
+    is about as sharp as that frame (high-pass energy >= ``SHARPNESS_RATIO`` of the frame's, so
+    an out-of-focus frame cannot pass under the time of a sharp one). The timeline says which
+    slide was on screen; the pixels say the image really is that moment, not a frame from
+    elsewhere. So ``image_time`` must be the time of the frame the image was taken from.
 (b) **spoken over it** - at least ``OWN_SHARE`` of the pair's words are narration words spoken
     while that slide was on screen. A sentence that straddles a cut counts for the slide it was
     mostly spoken over (the issue's rule: lecturers finish a sentence after the cut), so each
@@ -20,8 +20,9 @@ A pair (a row of ``pairs.jsonl``) is **correct** only when all three hold:
     inside).
 
 The pair's text (``caption``, else ``corrected_text``, else ``noisy_text``) is lowercased, split
-into words and aligned to the truth words spoken within ``SEARCH_SECONDS`` of its time window
-(``difflib`` opcodes, so a corrected spelling aligns as a replacement).
+into words and aligned to the truth words spoken within 1 s of its ``start_time``-``end_time``
+window, or within ``SEARCH_SECONDS`` when that explains more of it (``difflib`` opcodes, so a
+corrected spelling aligns as a replacement).
 
 Reported apart: **fragment** (fails (c)), **bleed** (more than ``BLEED_SHARE`` of the pair's
 words are another slide's narration, by narration ownership), **non-histology** (the slide at
@@ -91,12 +92,13 @@ def from_sample_truth(truth: dict) -> dict:
             }
         )
     # fades are centred on the boundary into a slide whose transition is "fade"; as in
-    # lectures.py a frame is mid-fade while the other slide is >= FADE_VISIBLE of it
+    # lectures.py a frame is mid-fade while the other slide is >= FADE_VISIBLE of it, and the
+    # slide on screen is the one that dominates (so each fade is two spans, split at the cut)
     visible = (0.5 - FADE_VISIBLE) * fade
     edges = [0.0]
     for i, s in enumerate(raw):
         if i > 0 and s["transition"] == "fade":
-            edges += [s["start"] - visible, s["start"] + visible]
+            edges += [s["start"] - visible, s["start"], s["start"] + visible]
         elif i > 0:
             edges.append(s["start"])
     edges.append(raw[-1]["end"])
