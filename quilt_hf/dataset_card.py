@@ -36,8 +36,12 @@ CURATION_TEXT: dict[str, tuple[str, str]] = {
         "keyframe is classified histology or not (a frame is histology if any ensemble member says "
         "so). Narration comes from captions or Whisper ASR; an ASR-correction backend returns a map "
         "of wrong term -> corrected term that is applied to the noisy text; medical entities, ROI "
-        "sentences and the sub-pathology are extracted from the text. Images and text are aligned "
-        "in chunks as the paper describes.\n\n**`pair_chunk_time`.** {pair_chunk_time_rule}",
+        "sentences and the sub-pathology are extracted from the text. Unpunctuated captions are "
+        "restored into sentences first (a punctuation model, the LLM corrector, or pauses), and "
+        "texts are whole sentences; `noisy_text` keeps the raw words.\n\n"
+        "**Text boundaries.** {text_boundary_rule}\n\n"
+        "**Moving histology.** {moving_keyframe_rule}\n\n"
+        "**`pair_chunk_time`.** {pair_chunk_time_rule}",
     ),
     "openpath": (
         "Twitter (`openpath`)",
@@ -205,9 +209,14 @@ def render_dataset_card(
 def _curation_text(subset: str) -> str:
     text = CURATION_TEXT[subset][1]
     if subset == "quilt":
-        from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE
+        from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE, TEXT_BOUNDARY_RULE
+        from quilt_hf.video.views import MOVING_KEYFRAME_RULE
 
-        text = text.format(pair_chunk_time_rule=PAIR_CHUNK_TIME_RULE)
+        text = text.format(
+            pair_chunk_time_rule=PAIR_CHUNK_TIME_RULE,
+            text_boundary_rule=TEXT_BOUNDARY_RULE,
+            moving_keyframe_rule=MOVING_KEYFRAME_RULE,
+        )
     return text
 
 

@@ -148,3 +148,51 @@ def test_truncated_video_is_a_clear_error(lecture, tmp_path):
     with pytest.raises(QuiltError):
         process_video(cut, tmp_path / "o", captions=out / "lecA.vtt")
     assert not (tmp_path / "o" / "stats.json").exists()
+
+
+def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_path):
+    """YouTube auto-captions have no punctuation or capitals: the texts are restored sentences
+    (offline: the pauses method), the raw words stay in noisy_text."""
+    import re
+
+    out, truth = lecture
+    raw = (out / "lecA.vtt").read_text()
+    lines = [
+        line
+        if "-->" in line or line.startswith(("WEBVTT", "Kind:", "Language:"))
+        else re.sub(r"[.,?!;:]", "", line.lower())
+        for line in raw.splitlines()
+    ]
+    auto = tmp_path / "auto.vtt"
+    auto.write_text("\n".join(lines) + "\n")
+    # through the command a user runs: `quilt youtube process --sentences pauses`
+    from quilt_hf.cli import main
+
+    args = ["youtube", "process", "--video", str(out / "lecA.mp4"), "--captions", str(auto)]
+    assert main([*args, "--out", str(tmp_path / "o"), "--sentences", "pauses"]) == 0
+    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert stats["sentence_method"] == "pauses" and stats["sentences"] >= 3
+    pairs = [json.loads(line) for line in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
+    assert pairs
+    for pair in pairs:
+        assert pair["noisy_text"] == pair["noisy_text"].lower() and "." not in pair["noisy_text"]
+        assert pair["corrected_text"][0].isupper() and pair["corrected_text"].endswith(".")
+        assert pair["sentence_method"] == "pauses"
+    assert score_pairs(pairs, truth)["slides_with_correct_pair"] == 3
+    kinds = stats["still_keyframes"] + stats["moving_keyframes"]
+    assert kinds == stats["keyframes"]
+
+
+def test_sentence_options_are_checked_before_any_video_is_touched(lecture, tmp_path, capsys):
+    from quilt_hf.cli import main
+
+    out, _ = lecture
+    args = ["youtube", "process", "--video", str(out / "lecA.mp4"), "--captions"]
+    args += [str(out / "lecA.vtt"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--sentences", "llm"]) == 1
+    assert "--sentences llm needs --corrector" in capsys.readouterr().err
+    assert main([*args, "--sentences", "pauses", "--sentence-model", "x/y"]) == 1
+    assert "--sentence-model needs --sentences model" in capsys.readouterr().err
+    assert main([*args, "--sentences", "model", "--sentence-model", str(tmp_path / "none")]) == 1
+    assert "cannot load punctuation model" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "stats.json").exists()

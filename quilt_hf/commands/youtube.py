@@ -10,6 +10,7 @@ from typing import Any
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.text.pipeline import CORRECTORS  # the choices are the pipeline's own registries
+from quilt_hf.text.sentences import DEFAULT_PUNCTUATION_MODEL, SENTENCE_METHODS
 from quilt_hf.text.transcribe import BACKENDS as ASR_BACKENDS
 
 
@@ -284,19 +285,45 @@ def _add_process_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --corrector openai")
     p.add_argument("--llm-model", help="model name at --llm-base-url")
     p.add_argument("--classifier", type=Path, help="histology classifier config (JSON file)")
+    p.add_argument(
+        "--sentences",
+        choices=SENTENCE_METHODS,
+        default="auto",
+        help="how unpunctuated captions become sentences (auto: the captions' own punctuation, "
+        "else the LLM corrector's, else --sentence-model or the default punctuation model when "
+        "it is in the local Hugging Face cache, else pauses)",
+    )
+    p.add_argument(
+        "--sentence-model",
+        help=f"token-classification punctuation model for --sentences model|auto (Hub id or "
+        f"folder; default {DEFAULT_PUNCTUATION_MODEL})",
+    )
+
+
+def _sentence_extra(args: argparse.Namespace) -> dict[str, Any]:
+    if args.sentences == "llm" and args.corrector not in ("openai", "transformers"):
+        raise QuiltError("--sentences llm needs --corrector openai or transformers")
+    if args.sentence_model and args.sentences not in ("auto", "model"):
+        raise QuiltError("--sentence-model needs --sentences model (or auto)")
+    extra: dict[str, Any] = {"sentences": args.sentences}
+    if args.sentence_model:
+        extra["sentence_model"] = args.sentence_model
+    return extra
 
 
 def _process_extra(args: argparse.Namespace) -> dict[str, Any]:
-    """LLM settings for process_video, checked before any video is touched."""
+    """LLM and sentence settings for process_video, checked before any video is touched."""
+    sentences = _sentence_extra(args)
     if args.corrector != "openai":
         if args.llm_base_url or args.llm_model:
             raise QuiltError("--llm-base-url/--llm-model need --corrector openai")
-        return {}
+        return sentences
     if not args.llm_base_url or not args.llm_model:
         raise QuiltError("--corrector openai needs --llm-base-url and --llm-model")
     check_llm_endpoint(args.llm_base_url)
     # process_video hands text_options to quilt_hf.text.pipeline.TextStage
-    return {"text_options": {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}}
+    text_options = {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
+    return {"text_options": text_options, **sentences}
 
 
 def check_llm_endpoint(base_url: str, timeout: float = 5.0) -> None:

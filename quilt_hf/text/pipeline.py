@@ -87,12 +87,15 @@ class TextStage:
         kwargs: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "max_retries": retries}
         return OpenAIChat(model, **kwargs) if model else OpenAIChat(**kwargs)
 
-    def process(self, transcript_text: str) -> TextResult:
+    def process(self, transcript_text: str, restored: str | None = None) -> TextResult:
+        """``transcript_text``: the raw words (kept as ``noisy_text``); ``restored``: the same
+        words as sentences (``quilt_hf.text.sentences``), which the correction is applied to."""
         noisy = " ".join(transcript_text.split())
+        text = noisy if restored is None else " ".join(restored.split())
         mapping = (
-            clean_corrections(self.corrector.corrections(noisy), noisy) if self.corrector else {}
+            clean_corrections(self.corrector.corrections(text), text) if self.corrector else {}
         )
-        corrected = apply_corrections(noisy, mapping)
+        corrected = apply_corrections(text, mapping)
         if self.roi == "llm":
             roi_text = llm_roi(corrected, self.chat)
         else:

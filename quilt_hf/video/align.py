@@ -1,4 +1,21 @@
-"""Alignment: which narration goes with which keyframe (the paper's chunking, with our chunk time).
+"""Alignment: which narration goes with which keyframe.
+
+``pair_segments`` is what ``process_video`` runs (``TEXT_BOUNDARY_RULE``): text boundaries come
+from the picture and texts are whole sentences:
+
+- The timeline is cut at every visual change: each still window and each moving view
+  (``views.py``) is a segment; what lies between them (a cut, a fade, a short still run, a view too
+  short to keep) is a gap that pairs with nothing. A non-histology segment pairs with nothing.
+- Sentences (``quilt_hf.text.sentences``) are never cut. Each goes to the segment (or gap) over
+  which most of its words were spoken (word midpoints); a tie goes to the earlier one, since
+  lecturers finish a sentence after the cut. So no text holds a sentence spoken mostly while
+  another slide was on screen, whether or not that slide made a keyframe.
+- A histology segment's sentences form its text; one that runs longer than ``pair_chunk_time``
+  (``PAIR_CHUNK_TIME_RULE``) is cut into about equal pieces at sentence ends only, each piece
+  paired with the same image: one image, several texts. A slide shown again later is a new
+  segment with its own sentences, sharing the first showing's image.
+
+``chunk_timeline`` below is the paper's chunking as we read it, kept as the reference rule:
 
 The paper's rule (DESIGN.md): chunks open at the first histology frame; a chunk's text window
 starts at ``max(previous end, t - pair_chunk_time)``; a chunk closes on a non-histology frame, on a
@@ -38,6 +55,14 @@ DEFAULT_CHUNK_TIME = 10.0
 MAX_CHUNK_WORDS = 40
 PAD = 0.5
 SNAP = 1.5  # seconds a cut between histology chunks may move to end on a whole sentence
+
+TEXT_BOUNDARY_RULE = (
+    "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
+    "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
+    "the segment over which most of its words were spoken (the earlier one on a tie) and pairs "
+    "only with that segment's image; texts are whole sentences, and a segment held longer than "
+    "pair_chunk_time is cut into about equal pieces at sentence ends only."
+)
 
 PAIR_CHUNK_TIME_RULE = (
     "pair_chunk_time is set per video as the median duration of its histology static windows "
@@ -174,3 +199,109 @@ def chunk_timeline(
 def chunk_text(chunk: Chunk, words: Sequence[Word]) -> str:
     """Words whose midpoint falls inside the chunk's text window."""
     return " ".join(w.text for w in words if chunk.start <= (w.start + w.end) / 2 < chunk.end)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the picture between two visual changes that has one keyframe."""
+
+    start: float
+    end: float
+    histology: bool
+    key: int  # keyframe index
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """A sentence's word range and times (``quilt_hf.text.sentences.Sentence`` fits)."""
+
+    first: int
+    last: int  # index after its last word
+    start: float
+    end: float
+
+
+@dataclass
+class TextPiece:
+    """Sentences ``[first, last)`` paired with keyframe ``key``."""
+
+    key: int
+    first: int  # first sentence index
+    last: int  # index after the last sentence
+    start: float  # first word's start
+    end: float  # last word's end
+
+
+def assign_sentences(
+    segments: Sequence[Segment], sentences: Sequence, words: Sequence[Word]
+) -> list[int | None]:
+    """For each sentence, the index of the segment it was mostly spoken over (None: a gap)."""
+    ordered = sorted(range(len(segments)), key=lambda i: segments[i].start)
+    starts = np.array([segments[i].start for i in ordered])
+    ends = np.array([segments[i].end for i in ordered])
+    owners: list[int | None] = []
+    for sentence in sentences:
+        votes: dict[int, int] = {}
+        for word in words[sentence.first : sentence.last]:
+            middle = (word.start + word.end) / 2
+            k = int(np.searchsorted(starts, middle, side="right")) - 1
+            # -1 - k marks the gap before segment k + 1 (after segment k)
+            where = k if k >= 0 and middle <= ends[k] else -2 - k
+            votes[where] = votes.get(where, 0) + 1
+        if not votes:
+            owners.append(None)
+            continue
+        top = max(votes.values())
+        # the earliest of the tied places: gaps sort by the segment before them
+        place = min(
+            (p for p, v in votes.items() if v == top), key=lambda p: p if p >= 0 else -1.5 - p
+        )
+        owners.append(ordered[place] if place >= 0 else None)
+    return owners
+
+
+def split_at_sentence_ends(
+    spans: Sequence[SentenceSpan], chunk_time: float
+) -> list[tuple[int, int]]:
+    """Cut consecutive sentences spanning more than ``chunk_time`` into about equal pieces, at
+    sentence ends only; returns ``(first, last)`` index ranges into ``spans``."""
+    if not spans:
+        return []
+    start, end = spans[0].start, spans[-1].end
+    pieces = max(1, round((end - start) / chunk_time))
+    cuts: list[int] = []
+    for k in range(1, pieces):
+        target = start + (end - start) * k / pieces
+        low = cuts[-1] + 1 if cuts else 1
+        options = range(low, len(spans))
+        if not options:
+            break
+        best = min(options, key=lambda i: abs(spans[i].start - target))
+        cuts.append(best)
+    cuts = sorted(set(cuts))
+    bounds = [0, *cuts, len(spans)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def pair_segments(
+    segments: Sequence[Segment], sentences: Sequence, words: Sequence[Word], chunk_time: float
+) -> list[TextPiece]:
+    """``TEXT_BOUNDARY_RULE``: the texts (as sentence ranges) of each histology segment."""
+    if chunk_time <= 0:
+        raise ValueError("chunk_time must be positive")
+    owners = assign_sentences(segments, sentences, words)
+    pieces: list[TextPiece] = []
+    i = 0
+    while i < len(sentences):
+        owner = owners[i]
+        j = i
+        while j < len(sentences) and owners[j] == owner:
+            j += 1
+        if owner is not None and segments[owner].histology:
+            spans = [SentenceSpan(s.first, s.last, s.start, s.end) for s in sentences[i:j]]
+            for a, b in split_at_sentence_ends(spans, chunk_time):
+                pieces.append(
+                    TextPiece(segments[owner].key, i + a, i + b, spans[a].start, spans[b - 1].end)
+                )
+        i = j
+    return pieces

@@ -45,6 +45,10 @@ class Sample:
         """The frame as a yuv420p array (h*3/2, w); a plain copy when it is already yuv420p."""
         return self.frame.to_ndarray(format="yuv420p")  # type: ignore[attr-defined]
 
+    def rgb(self):
+        """The frame as an RGB ``PIL.Image`` (one colour conversion)."""
+        return self.frame.to_image()  # type: ignore[attr-defined]
+
 
 def _open(path: Path):
     import av

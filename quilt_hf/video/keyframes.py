@@ -40,6 +40,8 @@ class Keyframe:
     histology_prob: float = 0.0
     is_histology: bool = False
     magnification: int = -1
+    kind: str = "still"  # "still" (a static window's median) | "moving" (a moving view's frame)
+    picture_time: float = -1.0  # when the picture was on screen (window start for a still one)
 
 
 def image_name(video_id: str, start: float) -> str:
@@ -117,6 +119,7 @@ class WindowAnalyser:
         self._futures: dict[int, Future] = {}
         self._analysed: list[tuple[int, Signature]] = []  # (submission index, signature)
         self._labels: dict[int, tuple[float, bool, int]] = {}
+        self._chains: dict[int, tuple[float, bool]] = {}  # P(histology) per motion chain
 
     def _labels_of(self, image: Image.Image) -> tuple[float, bool, int]:
         from quilt_hf.video.magnification import estimate_magnification
@@ -125,19 +128,33 @@ class WindowAnalyser:
         histology = prob >= self.threshold
         return prob, histology, estimate_magnification(image) if histology else -1
 
-    def _analyse(self, index: int, image: Image.Image) -> tuple[tuple[float, bool, int], Signature]:
+    def _analyse(
+        self, index: int, image: Image.Image, chain: int | None = None
+    ) -> tuple[tuple[float, bool, int], Signature]:
+        from quilt_hf.video.magnification import estimate_magnification
+
         signature = _signature(image)
         match = self.rule.first_match(signature, self._analysed)
         if match >= 0:
             return self._labels[match], signature
-        self._labels[index] = labels = self._labels_of(image)
+        if chain is not None and chain in self._chains:
+            # one continuous pan/zoom stays on one slide: histology or not does not change,
+            # only the magnification may (the classifier is the costlier half of the analysis)
+            prob, histology = self._chains[chain]
+            labels = (prob, histology, estimate_magnification(image) if histology else -1)
+        else:
+            labels = self._labels_of(image)
+            if chain is not None:
+                self._chains[chain] = labels[:2]
+        self._labels[index] = labels
         self._analysed.append((index, signature))
         return labels, signature
 
     def submit(self, window: StaticWindow) -> None:
         """Start analysing ``window`` (use as ``find_static_windows(on_window=...)``)."""
         index = len(self._futures)
-        self._futures[id(window)] = self._pool.submit(self._analyse, index, window.image)
+        chain = getattr(window, "chain", None)
+        self._futures[id(window)] = self._pool.submit(self._analyse, index, window.image, chain)
 
     def _get(self, window: StaticWindow):
         future = self._futures.get(id(window))
@@ -218,6 +235,8 @@ def build_keyframes(
                 histology_prob=prob,
                 is_histology=histology,
                 magnification=magnification,
+                kind=window.kind,
+                picture_time=window.picture_time,
             )
         )
     return keyframes

@@ -3,19 +3,24 @@
 Stages, in order (each timed in ``stats.json``):
 
 1. ``text``: a timed transcript (``quilt_hf.text.transcribe``: captions, whisper or pocketsphinx).
-   It runs first so that bad captions or a missing audio track fail before any decoding.
-2. ``frames``: static windows (``static_windows.py``) from a cheap sampled decode; each window is
-   handed to a background thread that classifies it and estimates its magnification.
+   It runs first so that bad captions or a missing audio track fail before any decoding; then
+   ``sentences``: unpunctuated captions restored into sentences (``quilt_hf.text.sentences``).
+2. ``frames``: static windows (``static_windows.py``) and moving views (``views.py``) from one
+   cheap sampled decode; each is handed to a background thread that classifies it and estimates
+   its magnification.
 3. ``keyframes``: near-duplicates merged, the background answers collected (``keyframes.py``).
-4. ``align``: the paper's chunking with our ``pair_chunk_time`` (``align.py``).
-5. ``text_stage``: ASR correction map, UMLS ids, ROI text, sub-pathology per chunk text
-   (``quilt_hf.text.pipeline.TextStage``).
+4. ``align``: each sentence given to the segment it was mostly spoken over, long segments cut
+   at sentence ends (``align.pair_segments``).
+5. ``text_stage``: ASR correction map, UMLS ids, ROI text, sub-pathology per text
+   (``quilt_hf.text.pipeline.TextStage``); ``noisy_text`` is the raw words, ``corrected_text``
+   the restored sentences with the corrections applied.
 6. ``write``: ``images/*.jpg`` (only images that made a pair), ``pairs.jsonl``, then ``stats.json``
    LAST: its presence means the folder is complete (a rerun deletes it first).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -24,13 +29,20 @@ from typing import Any
 
 from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
+from quilt_hf.text.sentences import (
+    DEFAULT_PUNCTUATION_MODEL,
+    punctuation_pipeline,
+    restore_sentences,
+)
 from quilt_hf.video.align import (
     PAIR_CHUNK_TIME_RULE,
-    Shown,
-    chunk_text,
-    chunk_timeline,
+    TEXT_BOUNDARY_RULE,
+    Segment,
     pair_chunk_time,
+    pair_segments,
 )
+from quilt_hf.video.static_windows import WindowParams
+from quilt_hf.video.views import MOVING_KEYFRAME_RULE
 
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 
@@ -53,6 +65,27 @@ def _as_list(value: Any) -> list[str]:
 _write_atomic = write_text_atomic  # pairs.jsonl and stats.json: never half written
 
 
+@functools.lru_cache(maxsize=2)
+def _cached_pipeline(model_id: str):
+    return punctuation_pipeline(model_id)
+
+
+def _sentence_model(method: str, model: Any, llm: Any) -> Any:
+    """The punctuation model to use: the given one; under ``auto`` (no LLM) the default Hub model
+    when it is already in the local Hugging Face cache (never downloaded implicitly), else none,
+    and ``restore_sentences`` falls back to pauses (``stats.json`` says which method ran)."""
+    if method not in ("auto", "model") or (method == "auto" and llm is not None):
+        return None
+    if model is not None and not isinstance(model, str):
+        return model
+    if model is None and method == "auto":
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(DEFAULT_PUNCTUATION_MODEL, "config.json"), str):
+            return None
+    return _cached_pipeline(model or DEFAULT_PUNCTUATION_MODEL)
+
+
 def process_video(
     video: Path,
     out_dir: Path,
@@ -68,18 +101,22 @@ def process_video(
     asr_options: dict | None = None,
     text_options: dict | None = None,
     jpeg_quality: int = 90,
+    sentences: str = "auto",
+    sentence_model: Any = None,
 ) -> dict:
     """Process one video into ``out_dir`` (see the module docstring); returns the stats dict.
 
     ``info`` is the yt-dlp info dict when there is one (its ``id``, ``webpage_url`` and ``license``
-    fill the pairs); ``chunk_time`` overrides ``PAIR_CHUNK_TIME_RULE``.
+    fill the pairs); ``chunk_time`` overrides ``PAIR_CHUNK_TIME_RULE``. ``sentences`` is the
+    sentence-restoration method (``quilt_hf.text.sentences.SENTENCE_METHODS``) and
+    ``sentence_model`` its token classifier (a Hub id, a folder or a pipeline) for ``model``.
     """
     from quilt_hf.filters.histology import DEFAULT_CLASSIFIER, load_classifier
     from quilt_hf.text.pipeline import TextStage
     from quilt_hf.text.transcribe import transcribe
     from quilt_hf.video.decode import probe
     from quilt_hf.video.keyframes import WindowAnalyser, build_keyframes
-    from quilt_hf.video.static_windows import WindowParams, find_static_windows
+    from quilt_hf.video.static_windows import find_static_windows
 
     video, out_dir = Path(video), Path(out_dir)
     info = dict(info or {})
@@ -104,6 +141,13 @@ def process_video(
     if not transcript.words:
         raise QuiltError(f"no words in the transcript of {video.name}")
     lap("transcribe")
+    # sentences before any decoding: a missing model or LLM fails fast
+    stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
+    llm = stage.chat if corrector in ("openai", "transformers") else None
+    restored = restore_sentences(
+        transcript.words, sentences, model=_sentence_model(sentences, sentence_model, llm), chat=llm
+    )
+    lap("sentences")
 
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
     counts: dict[str, int] = {}
@@ -115,48 +159,54 @@ def process_video(
         keyframes = build_keyframes(windows, video_id, histology, analyser=analyser)
     lap("keyframes")
 
-    histology_seconds = [k.end - k.start for k in keyframes if k.is_histology]
+    histology_seconds = [k.end - k.start for k in keyframes if k.is_histology and k.kind == "still"]
     chunk_seconds = chunk_time or pair_chunk_time(histology_seconds, transcript.words)
-    shown = [Shown(k.start, k.end, k.is_histology, i) for i, k in enumerate(keyframes)]
-    chunks = chunk_timeline(shown, chunk_seconds, words=transcript.words)
+    # a window ends at its last sample; the picture stays until halfway to the next sample
+    half_step = 0.5 / (window_params or WindowParams()).sample_fps
+    segments = [
+        Segment(k.start, k.end + half_step, k.is_histology, i) for i, k in enumerate(keyframes)
+    ]
+    pieces = pair_segments(segments, restored.sentences, transcript.words, chunk_seconds)
     lap("align")
 
-    stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
     url = str(info.get("webpage_url") or "")
     pairs: list[dict[str, Any]] = []
-    empty_chunks = 0
-    for chunk_index, chunk in enumerate(chunks):
-        noisy = chunk_text(chunk, transcript.words)
-        if not noisy.strip():
-            empty_chunks += 1
-            continue
-        result = stage.process(noisy)
-        for key in dict.fromkeys(chunk.keys):  # unique images, in order
-            keyframe = keyframes[key]
-            pairs.append(
-                {
-                    "video_id": video_id,
-                    "image_path": f"images/{keyframe.image_name}",
-                    "image_time": round(keyframe.start, 3),
-                    "image_end_time": round(keyframe.end, 3),
-                    "start_time": round(chunk.start, 3),
-                    "end_time": round(chunk.end, 3),
-                    "chunk": chunk_index,
-                    "noisy_text": result.noisy_text,
-                    "corrected_text": result.corrected_text,
-                    "asr_correction": result.asr_correction,
-                    "med_umls_ids": _as_list(result.med_umls_ids),
-                    "roi_text": _as_list(result.roi_text),
-                    "pathology": _as_list(result.pathology),
-                    "magnification": keyframe.magnification,
-                    "histology_prob": round(keyframe.histology_prob, 4),
-                    "text_source": transcript.source,
-                    "width": keyframe.image.width,
-                    "height": keyframe.image.height,
-                    "image_url": url,
-                    "license": str(info.get("license") or ""),
-                }
-            )
+    for chunk_index, piece in enumerate(pieces):
+        first = restored.sentences[piece.first].first
+        last = restored.sentences[piece.last - 1].last
+        noisy = " ".join(w.text for w in transcript.words[first:last])
+        result = stage.process(noisy, restored=" ".join(restored.tokens[first:last]))
+        keyframe = keyframes[piece.key]
+        pairs.append(
+            {
+                "video_id": video_id,
+                "image_path": f"images/{keyframe.image_name}",
+                "image_time": round(keyframe.picture_time, 3),
+                "image_end_time": round(keyframe.end, 3),
+                "keyframe_kind": keyframe.kind,
+                "start_time": round(piece.start, 3),
+                "end_time": round(piece.end, 3),
+                "chunk": chunk_index,
+                "noisy_text": result.noisy_text,
+                "corrected_text": result.corrected_text,
+                "asr_correction": result.asr_correction,
+                "med_umls_ids": _as_list(result.med_umls_ids),
+                "roi_text": _as_list(result.roi_text),
+                "pathology": _as_list(result.pathology),
+                "magnification": keyframe.magnification,
+                "histology_prob": round(keyframe.histology_prob, 4),
+                "text_source": transcript.source,
+                "sentence_method": restored.method,
+                "width": keyframe.image.width,
+                "height": keyframe.image.height,
+                "image_url": url,
+                "license": str(info.get("license") or ""),
+            }
+        )
+    paired_keys = {piece.key for piece in pieces}
+    empty_chunks = sum(
+        1 for i, k in enumerate(keyframes) if k.is_histology and i not in paired_keys
+    )
     lap("text_stage")
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -183,16 +233,29 @@ def process_video(
         "frames_sampled": window_stats.samples,
         "ssim_computed": window_stats.ssim_computed,
         "windows": len(windows),
+        "moving_windows": window_stats.moving_windows,
         "keyframes": len({k.image_name for k in keyframes}),
         "histology_keyframes": len({k.image_name for k in keyframes if k.is_histology}),
-        "chunks": len(chunks),
-        "empty_chunks": empty_chunks,
+        "still_keyframes": len({k.image_name for k in keyframes if k.kind == "still"}),
+        "moving_keyframes": len({k.image_name for k in keyframes if k.kind == "moving"}),
+        "histology_still_keyframes": len(
+            {k.image_name for k in keyframes if k.is_histology and k.kind == "still"}
+        ),
+        "histology_moving_keyframes": len(
+            {k.image_name for k in keyframes if k.is_histology and k.kind == "moving"}
+        ),
+        "chunks": len(pieces),
+        "empty_chunks": empty_chunks,  # histology segments over which no sentence was spoken
+        "sentences": len(restored.sentences),
+        "sentence_method": restored.method,
         "pairs": len(pairs),
         "images": len(written),
         "words": len(transcript.words),
         "text_source": transcript.source,
         "pair_chunk_time": round(chunk_seconds, 3),
         "pair_chunk_time_rule": PAIR_CHUNK_TIME_RULE,
+        "text_boundary_rule": TEXT_BOUNDARY_RULE,
+        "moving_keyframe_rule": MOVING_KEYFRAME_RULE,
         "seconds": seconds,
     }
     _write_atomic(out_dir / "stats.json", json.dumps(stats, indent=1))

@@ -19,6 +19,9 @@ the threshold and the 3 s, and changes what is compared, so that it is fast and 
 - **No drift.** Each frame is also compared with the first frame of its window (the anchor) with a
   looser threshold, so a very slow pan or fade, each step of which looks still, cannot chain into
   one long "static" window.
+- **Moving views.** Every sample also goes to a ``views.ViewTracker``, paused while a window of
+  >= 3 s holds: stretches that pan, zoom or drift without holding still yield "moving" windows
+  (one sharp frame each, see ``views.py``) from the same decode.
 - **Median.** The window holds (by reference, no copy) up to ``2 * median_frames`` of its decoded
   frames, spread over the window by stride doubling; when it closes, ``median_frames`` of them are
   read as YUV planes and their per-pixel median (which also erases a moving cursor) is converted
@@ -36,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from quilt_hf.video.decode import Sample, iter_samples
+from quilt_hf.video.views import MovingView, ViewParams, ViewTracker
 
 # Wang et al. (2004) constants for 8-bit images: (0.01 * 255)^2 and (0.03 * 255)^2.
 _C1 = (0.01 * 255) ** 2
@@ -53,18 +57,35 @@ class WindowParams:
     min_window: float = 3.0  # paper: windows of >= 3 s
     median_frames: int = 5
     cut_difference: float = 25.0  # mean grey-level change that is a cut without asking SSIM
+    views: ViewParams | None = field(default_factory=ViewParams)  # None: still windows only
+    # A run's first ``settle_time`` s may still be a fade's tail, each step nearly the same
+    # picture; a step that changes the mean grey level by over ``settle_difference`` there
+    # moves the window's start after it (its image is the settled picture, its time too).
+    settle_time: float = 1.5
+    settle_difference: float = 0.3
 
 
 @dataclass
 class StaticWindow:
+    """A stretch of the timeline with one picture: a still window (the paper's rule: the median
+    of its frames) or a moving view (``views.py``: its sharpest frame, at ``frame_time``)."""
+
     start: float  # time of the window's first frame, seconds
     end: float  # time of its last frame
-    image: Image.Image  # RGB, per-pixel median of the kept frames
+    image: Image.Image  # RGB, per-pixel median of the kept frames (still) or one frame (moving)
     frames: int  # sampled frames in the window
+    kind: str = "still"  # "still" | "moving"
+    frame_time: float | None = None  # when the picture was on screen (moving views)
+    chain: int | None = None  # moving views of one continuous motion share it (views.py)
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def picture_time(self) -> float:
+        """When the picture was on screen: the window start (still), the frame's time (moving)."""
+        return self.start if self.frame_time is None else self.frame_time
 
 
 @dataclass
@@ -75,6 +96,7 @@ class WindowStats:
     cut_skips: int = 0
     windows: int = 0
     short_runs: int = 0
+    moving_windows: int = 0
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,6 +136,8 @@ class _Run:
     count: int = 1
     kept: list[Sample] = field(default_factory=list)
     stride: int = 1
+    confirmed: bool = False  # long enough to be a window: the view tracker is held
+    settled: float | None = None  # last time the young run still changed (a transition's tail)
 
 
 class StaticWindowFinder:
@@ -130,6 +154,25 @@ class StaticWindowFinder:
         self.stats = WindowStats()
         self._run: _Run | None = None
         self._previous: np.ndarray | None = None
+        views = self.params.views
+        self._views: list[tuple[MovingView, StaticWindow]] = []
+        self.tracker = ViewTracker(views, self._moving) if views is not None else None
+
+    def _moving(self, view: MovingView) -> None:
+        window = StaticWindow(
+            view.start,
+            view.end,
+            view.sample.rgb(),
+            view.samples,
+            "moving",
+            view.frame_time,
+            view.chain,
+        )
+        self._views.append((view, window))
+        self.windows.append(window)
+        self.stats.moving_windows += 1
+        if self.on_window is not None:
+            self.on_window(window)
 
     def _same(self, a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
         if a is b or np.array_equal(a, b):
@@ -158,6 +201,10 @@ class StaticWindowFinder:
         else:
             still = False
         if still:
+            if sample.time - run.start <= p.settle_time and (
+                float(np.abs(sample.thumb - self._previous).mean()) > p.settle_difference
+            ):
+                run.settled = sample.time  # still easing in (the tail of a fade): not yet
             run.end = sample.time
             run.count += 1
             if run.count % run.stride == 0:
@@ -167,6 +214,12 @@ class StaticWindowFinder:
             run = self._run = _Run(anchor=sample.thumb, start=sample.time, end=sample.time)
             self._keep(run, sample)
         self._previous = sample.thumb
+        if self.tracker is not None and not run.confirmed:
+            if run.end - run.start >= p.min_window:
+                run.confirmed = True  # a window from run.start on: no moving view inside it
+                self.tracker.hold(run.start)
+            else:
+                self.tracker.add(sample, still_step=still)
 
     def _keep(self, run: _Run, sample: Sample) -> None:
         run.kept.append(sample)
@@ -178,22 +231,34 @@ class StaticWindowFinder:
         run, self._run = self._run, None
         if run is None:
             return
+        if run.confirmed and self.tracker is not None:
+            self.tracker.release()
         if run.end - run.start < self.params.min_window:
             self.stats.short_runs += 1
             return
         kept = run.kept
+        start = run.start
+        if run.settled is not None:  # the window starts once the picture has settled
+            start = run.settled
+            kept = [k for k in kept if k.time >= start] or kept[-1:]
         if len(kept) > self.params.median_frames:
             pick = np.linspace(0, len(kept) - 1, self.params.median_frames).round().astype(int)
             kept = [kept[i] for i in pick]
         frames = [sample.yuv() for sample in kept]
-        window = StaticWindow(run.start, run.end, median_image(frames), run.count)
+        window = StaticWindow(start, run.end, median_image(frames), run.count)
         self.windows.append(window)
         self.stats.windows += 1
         if self.on_window is not None:
             self.on_window(window)
 
     def finish(self) -> list[StaticWindow]:
+        """All windows, still and moving, in time order."""
         self._close()
+        if self.tracker is not None:
+            self.tracker.finish()
+        for view, window in self._views:  # a view may have grown over short views after it
+            window.start, window.end = view.start, view.end
+        self.windows.sort(key=lambda w: w.start)
         return self.windows
 
 

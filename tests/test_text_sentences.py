@@ -1,0 +1,252 @@
+"""Sentence restoration: punctuated captions, a token-classification model, an LLM, pauses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quilt_hf.errors import QuiltError
+from quilt_hf.text.sentences import (
+    DEFAULT_PUNCTUATION_MODEL,
+    is_punctuated,
+    pauses_after,
+    punctuation_pipeline,
+    restore_sentences,
+)
+from quilt_hf.text.transcript import Word
+
+LABELS = ["0", ".", ",", "?", "-", ":"]  # the label set of DEFAULT_PUNCTUATION_MODEL
+
+
+def rolling_words(sentences: list[str], pace: float = 0.07, pause: float = 0.6) -> list[Word]:
+    """Auto-caption style: lowercase, no punctuation, each word ends where the next starts (the
+    caption format carries word starts only), with a pause hidden in each sentence's last word."""
+    words, t = [], 0.0
+    for sentence in sentences:
+        tokens = sentence.split()
+        for i, token in enumerate(tokens):
+            length = pace * (len(token) + 1) + (pause if i == len(tokens) - 1 else 0.0)
+            words.append(Word(round(t, 3), round(t + length, 3), token))
+            t += length
+    return words
+
+
+SPOKEN = [
+    "here we see a basal cell carcinoma of the skin",
+    "the nests show peripheral palisading and retraction artifact",
+    "note the mitotic figures in the center of this field",
+]
+
+
+def test_punctuated_captions_are_split_after_their_marks():
+    tokens = ["Here", "is", "a", "node.", "It", "is", "big!", "Why?"]
+    words = [Word(i * 0.4, i * 0.4 + 0.3, t) for i, t in enumerate(tokens)]
+    assert is_punctuated(words)
+    restored = restore_sentences(words)
+    assert restored.method == "captions"
+    assert [s.text for s in restored.sentences] == ["Here is a node.", "It is big!", "Why?"]
+    assert [(s.first, s.last) for s in restored.sentences] == [(0, 4), (4, 7), (7, 8)]
+
+
+def test_unpunctuated_auto_captions_are_restored_from_pauses():
+    words = rolling_words(SPOKEN)
+    assert not is_punctuated(words)
+    pauses = pauses_after(words)
+    assert pauses[9] > 0.4 and np.median(pauses[:-1]) < 0.05  # the pause hides in "skin"'s duration
+    restored = restore_sentences(words)
+    assert restored.method == "pauses"
+    assert [s.text for s in restored.sentences] == [
+        "Here we see a basal cell carcinoma of the skin.",
+        "The nests show peripheral palisading and retraction artifact.",
+        "Note the mitotic figures in the center of this field.",
+    ]
+    assert [w.text for w in restored.words] == [w.text for w in words]  # raw words kept
+
+
+def test_pauses_never_end_a_sentence_on_a_function_word_or_inside_a_term():
+    words = rolling_words(["this is the", "basal cell", "carcinoma we saw before"], pause=0.8)
+    restored = restore_sentences(words, "pauses")
+    # pauses after "the" (closed-class) and inside "basal cell carcinoma" (a lexicon term) are
+    # hesitations, not sentence ends
+    assert [s.text for s in restored.sentences] == [
+        "This is the basal cell carcinoma we saw before."
+    ]
+
+
+def test_a_sentence_without_any_pause_is_split_when_too_long():
+    words = rolling_words([" ".join(["cells"] * 100)], pause=0.0)
+    restored = restore_sentences(words, "pauses", max_words=30)
+    assert len(restored.sentences) >= 4
+    assert all(s.last - s.first <= 30 for s in restored.sentences)
+    assert sum(s.last - s.first for s in restored.sentences) == 100
+
+
+def _tiny_punctuation_model(bias: list[float] | None = None):
+    """A random BERT-like token classifier with the punctuation label set, built offline, and a
+    WordPiece tokenizer that splits some words into several sub-tokens."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "here", "we", "see", "a", "basal", "cell"]
+    vocab += ["carcin", "##oma", "of", "the", "skin", "nests", "show", "pal", "##isa", "##ding"]
+    backend = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=256,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = BertForTokenClassification(config).eval()
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.weight.zero_()
+            model.classifier.bias.copy_(torch.tensor(bias))
+    return model, tokenizer
+
+
+def test_token_classifier_marks_come_from_each_words_last_sub_token():
+    import torch
+
+    model, tokenizer = _tiny_punctuation_model()
+    words = rolling_words(
+        ["here we see a basal cell carcinoma of the skin", "nests show palisading"]
+    )
+    restored = restore_sentences(words, "model", model=punctuation_pipeline(model, tokenizer))
+    assert restored.method == "model"
+    # what the model itself says: argmax label of the last sub-token of each word
+    text = " ".join(w.text for w in words)
+    encoded = tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
+    with torch.no_grad():
+        labels = model(input_ids=encoded["input_ids"]).logits[0].argmax(-1).tolist()
+    offsets = encoded["offset_mapping"][0].tolist()
+    expected, position = [], 0
+    for w in words:
+        end = position + len(w.text)
+        last = max(k for k, (a, b) in enumerate(offsets) if a >= position and b <= end and b > a)
+        expected.append(LABELS[labels[last]])
+        position = end + 1
+    assert "carcinoma" in text and len(offsets) > len(words) + 2  # sub-tokens were exercised
+    for k, (word, label) in enumerate(zip(restored.tokens, expected, strict=True)):
+        if k == len(words) - 1:
+            continue  # the transcript's end always ends a sentence
+        bare = word.lower().rstrip(".,?:")
+        assert bare == words[k].text
+        if label in (".", "?"):
+            assert word.endswith(label)
+            assert any(s.last == k + 1 for s in restored.sentences)
+        elif label == ",":
+            assert word.endswith(",")
+        else:
+            assert not any(s.last == k + 1 for s in restored.sentences)
+
+
+@pytest.mark.parametrize(
+    ("bias", "count"),
+    [([0.0, 9.0, 0.0, 0.0, 0.0, 0.0], 13), ([9.0, 0.0, 0.0, 0.0, 0.0, 0.0], 1)],
+)
+def test_token_classifier_that_always_or_never_ends_a_sentence(bias, count):
+    model, tokenizer = _tiny_punctuation_model(bias)
+    words = rolling_words(["here we see a basal cell carcinoma of the skin nests show palisading"])
+    restored = restore_sentences(words, "model", model=punctuation_pipeline(model, tokenizer))
+    assert len(restored.sentences) == count
+    assert all(s.text[0].isupper() and s.text.endswith(".") for s in restored.sentences)
+
+
+def test_missing_punctuation_model_is_a_clear_error(tmp_path):
+    with pytest.raises(QuiltError, match="punctuation model"):
+        punctuation_pipeline(str(tmp_path / "no-such-model"))
+    assert DEFAULT_PUNCTUATION_MODEL.count("/") == 1  # a Hub id
+
+
+class PunctuatingChat:
+    """An LLM double that punctuates, but also changes one word and drops another."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def complete_json(self, system: str, user: str) -> dict:
+        self.asked.append(user)
+        return {"text": self.answer}
+
+
+def test_llm_sentences_are_mapped_back_to_the_raw_words():
+    words = rolling_words(["here we see a basal cell carcinoma", "the nests show palisading"])
+    chat = PunctuatingChat("Here we see a basal-cell carcinoma. Nests show Palisading!")
+    restored = restore_sentences(words, chat=chat)
+    assert restored.method == "llm" and chat.asked == [" ".join(w.text for w in words)]
+    texts = [s.text for s in restored.sentences]
+    # "basal cell" (changed) keeps its raw words, "the" (dropped) is kept, nothing invented
+    assert texts == ["Here we see a basal cell carcinoma.", "The nests show Palisading!"]
+
+
+def test_llm_garbage_leaves_the_words_and_unknown_methods_fail():
+    words = rolling_words(SPOKEN)
+
+    class Garbage:
+        def complete_json(self, system, user):
+            return {"corrections": {}}
+
+    restored = restore_sentences(words, "llm", chat=Garbage())
+    assert " ".join(restored.tokens).lower().replace(".", "") == " ".join(w.text for w in words)
+    with pytest.raises(QuiltError, match="unknown sentence method"):
+        restore_sentences(words, "magic")
+    with pytest.raises(QuiltError, match="needs the corrector"):
+        restore_sentences(words, "llm")
+
+
+def cue_words(cues: list[tuple[str, float]], pace: float = 0.07) -> list[Word]:
+    """Captions without word timings (YouTube's newer layout, plain cues): each cue's time is
+    spread over its words by length, as the caption parser does; ``extra`` seconds of silence
+    inside a cue are smeared over all of its words."""
+    words, t = [], 0.0
+    for text, extra in cues:
+        tokens = text.split()
+        total = sum(len(w) + 1 for w in tokens)
+        duration = pace * total + extra
+        for token in tokens:
+            length = duration * (len(token) + 1) / total
+            words.append(Word(round(t, 3), round(t + length, 3), token))
+            t += length
+    return words
+
+
+def test_a_pause_smeared_over_an_untimed_cue_is_put_at_its_likely_sentence_end():
+    from quilt_hf.text.sentences import cue_groups
+
+    words = cue_words(
+        [
+            ("we discuss basal cell carcinoma", 0.0),
+            ("and the retraction of its", 0.0),
+            ("nests from the tumor stroma", 0.5),  # ... "stroma." then "there is ..."
+            ("there is a clear cleft", 0.0),
+            ("next to the normal tissue here", 0.45),  # ... "tissue." then "here we see"
+            ("we see the epidermis above", 0.0),
+        ]
+    )
+    # cues at the same pace cannot be told apart (and hold no pause); a slowed cue can
+    assert [b - a for a, b in cue_groups(words)] == [10, 5, 5, 6, 5]
+    restored = restore_sentences(words, "pauses")
+    assert [s.text for s in restored.sentences] == [
+        "We discuss basal cell carcinoma and the retraction of its nests from the tumor stroma.",
+        "There is a clear cleft next to the normal tissue.",
+        "Here we see the epidermis above.",
+    ]
