@@ -1,7 +1,7 @@
 """YouTube pipeline quality against the truth of generated lectures: seen samples and unseen videos.
 
 Two sets, each run through ``process_video`` (captions as the text source, the default stain
-classifier, the lexicon corrector) and scored with ``quilt_hf.sample.videos.score_pairs``:
+classifier, the lexicon corrector) and scored with ``quilt_hf.synthetic.sample.videos.score_pairs``:
 
 - ``samples``: the lectures ``quilt sample`` writes (``write_sample_videos``), or those already in
   ``--sample-dir/web/videos``;
@@ -28,7 +28,7 @@ from pathlib import Path
 
 
 def score_videos(videos: list[Path], work: Path) -> tuple[dict, list[dict]]:
-    from quilt_hf.sample.videos import score_pairs
+    from quilt_hf.synthetic.sample.videos import score_pairs
     from quilt_hf.video.pipeline import process_video
 
     total: dict[str, int] = {}
@@ -68,7 +68,7 @@ def figures(total: dict) -> dict:
 def unseen_videos(out: Path, count: int, first_seed: int) -> list[Path]:
     import numpy as np
 
-    from quilt_hf.sample.videos import MOTIONS, random_spec, render_video
+    from quilt_hf.synthetic.sample.videos import MOTIONS, random_spec, render_video
 
     transitions = [("cut",), ("fade",), ("cut", "fade")]
     videos = []
@@ -106,7 +106,7 @@ def main() -> None:
 
     import numpy as np
 
-    from quilt_hf.sample.videos import write_sample_videos
+    from quilt_hf.synthetic.sample.videos import write_sample_videos
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

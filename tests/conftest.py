@@ -17,7 +17,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory) -> Path:
     """The sample corpus without videos (sources: openpath, pubmed, laion)."""
-    from quilt_hf.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
 
     out = tmp_path_factory.mktemp("sample") / "corpus"
     write_sample_corpus(out, seed=0, port=free_port(), videos=False)
