@@ -42,15 +42,11 @@ DEFAULT_IMG2DATASET_PYTHON = str(
 def make_tiles(count: int, side: int = 160) -> list[bytes]:
     """``count`` distinct JPEG tiles cropped from a real IHC histology image."""
     import numpy as np
-    from PIL import Image
-    from skimage import data
 
-    source = data.immunohistochemistry()
-    rng = np.random.default_rng(0)
+    from quilt_hf.synthetic.histology import slide_tiles
+
     tiles = []
-    for _ in range(count):
-        top, left = rng.integers(0, source.shape[0] - side, 2)
-        tile = Image.fromarray(source[top : top + side, left : left + side])
+    for tile in slide_tiles("IHC", count, side, np.random.default_rng(0)):
         buffer = io.BytesIO()
         tile.save(buffer, format="JPEG", quality=85)
         tiles.append(buffer.getvalue())

@@ -1,7 +1,7 @@
 """A tiny quilt_1m-layout dataset for the trainer tests and benchmark, and a check of its layout.
 
 ``write_tiny_dataset`` writes ``data/{split}-XXXXX-of-XXXXX.parquet`` + ``README.md`` with YAML
-``configs:`` (as ``quilt build`` does), from real IHC crops (``skimage.data.immunohistochemistry``):
+``configs:`` (as ``quilt build`` does), from real IHC crops (``quilt_hf.synthetic.histology``):
 some images have several rows (same ``image_sha256``), one row has an ``roi_text`` list, one row has
 corrupt image bytes and one caption is longer than 77 tokens. ``write_tiny_webdataset`` writes the
 same train/val rows as ``webdataset/{split}-XXXXX.tar`` with ``jpg``/``txt``/``json`` members.
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 WORDS = [
     "hematoxylin",
@@ -55,16 +54,13 @@ CORRUPT_BYTES = b"\xff\xd8\xff\xe0 this is not really a jpeg"
 
 
 def ihc_crops(count: int, size: int, seed: int) -> list[bytes]:
-    from skimage.data import immunohistochemistry
+    """``count`` JPEG tiles (``size`` px) of the real IHC slide."""
+    from quilt_hf.synthetic.histology import slide_tiles
 
-    source = immunohistochemistry()
-    rng = np.random.default_rng(seed)
     crops = []
-    for _ in range(count):
-        top, left = rng.integers(0, source.shape[0] - size, size=2)
-        crop = Image.fromarray(source[top : top + size, left : left + size])
+    for tile in slide_tiles("IHC", count, size, np.random.default_rng(seed)):
         buffer = io.BytesIO()
-        crop.save(buffer, format="JPEG", quality=90)
+        tile.save(buffer, format="JPEG", quality=90)
         crops.append(buffer.getvalue())
     return crops
 

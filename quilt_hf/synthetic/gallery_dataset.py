@@ -1,8 +1,8 @@
 """A synthetic dataset in the quilt_1m schema, quick to make at any size (tests, benchmark).
 
-Images are small crops of a real immunohistochemistry slide (``skimage.data``), reused across rows
-as in the real many-to-many pairing; captions are drawn from histopathology words with real UMLS
-ids from the shipped lexicon. Written with pyarrow in the dataset's own parquet layout.
+Images are small crops of a real immunohistochemistry slide (cut by ``synthetic.histology``),
+reused across rows as in the real many-to-many pairing; captions are drawn from histopathology
+words with real UMLS ids from the shipped lexicon. Written with pyarrow in the dataset's own parquet layout.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import io
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from quilt_hf.schema import FEATURES
 
@@ -105,16 +107,15 @@ VIDEO_SECONDS = 600.0
 SLIDE_SECONDS = 20.0
 
 
-def _tiles(count: int, size: int, rng: random.Random) -> list[bytes]:
-    from PIL import Image
-    from skimage import data
+def _tiles(count: int, size: int, seed: int) -> list[bytes]:
+    """``count`` JPEG tiles of the IHC slide, zoomed out 1-4x to ``size`` px."""
+    from quilt_hf.synthetic.histology import slide_crop
 
-    slide = Image.fromarray(data.immunohistochemistry())
+    rng = np.random.default_rng(seed)
     tiles = []
     for _ in range(count):
-        side = rng.randint(size, 4 * size)
-        x, y = rng.randint(0, slide.width - side), rng.randint(0, slide.height - side)
-        tile = slide.crop((x, y, x + side, y + side)).resize((size, size))
+        pixels, _ = slide_crop("IHC", rng, int(rng.integers(size, 4 * size + 1)))
+        tile = Image.fromarray(pixels).resize((size, size))
         buffer = io.BytesIO()
         tile.save(buffer, format="JPEG", quality=80)
         tiles.append(buffer.getvalue())
@@ -138,7 +139,7 @@ def write_synthetic_dataset(
     folder = Path(folder)
     images = images or max(1, rows // 2)
     videos = videos or max(1, rows // 200)
-    tiles = _tiles(images, image_size, rng)
+    tiles = _tiles(images, image_size, seed)
     hashes = [hashlib.sha256(t).hexdigest() for t in tiles]
     cuis = sorted({t.cui for t in load_lexicon().canonical.values() if t.cui})
     by_split: dict[str, list[dict]] = {"train": [], "val": []}
