@@ -8,16 +8,14 @@ words with real UMLS ids from the shipped lexicon. Written with pyarrow in the d
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
 
 from quilt_hf.schema import FEATURES
+from quilt_hf.synthetic.histology import slide_jpegs
 
 WORDS = [
     "adenocarcinoma",
@@ -107,21 +105,6 @@ VIDEO_SECONDS = 600.0
 SLIDE_SECONDS = 20.0
 
 
-def _tiles(count: int, size: int, seed: int) -> list[bytes]:
-    """``count`` JPEG tiles of the IHC slide, zoomed out 1-4x to ``size`` px."""
-    from quilt_hf.synthetic.histology import slide_crop
-
-    rng = np.random.default_rng(seed)
-    tiles = []
-    for _ in range(count):
-        pixels, _ = slide_crop("IHC", rng, int(rng.integers(size, 4 * size + 1)))
-        tile = Image.fromarray(pixels).resize((size, size))
-        buffer = io.BytesIO()
-        tile.save(buffer, format="JPEG", quality=80)
-        tiles.append(buffer.getvalue())
-    return tiles
-
-
 def write_synthetic_dataset(
     folder: Path,
     rows: int,
@@ -139,7 +122,7 @@ def write_synthetic_dataset(
     folder = Path(folder)
     images = images or max(1, rows // 2)
     videos = videos or max(1, rows // 200)
-    tiles = _tiles(images, image_size, seed)
+    tiles = slide_jpegs("IHC", images, image_size, seed, quality=80, max_zoom_out=4)
     hashes = [hashlib.sha256(t).hexdigest() for t in tiles]
     cuis = sorted({t.cui for t in load_lexicon().canonical.values() if t.cui})
     by_split: dict[str, list[dict]] = {"train": [], "val": []}

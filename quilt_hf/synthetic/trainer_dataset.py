@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from quilt_hf.synthetic.histology import slide_jpegs
+
 WORDS = [
     "hematoxylin",
     "eosin",
@@ -55,14 +57,7 @@ CORRUPT_BYTES = b"\xff\xd8\xff\xe0 this is not really a jpeg"
 
 def ihc_crops(count: int, size: int, seed: int) -> list[bytes]:
     """``count`` JPEG tiles (``size`` px) of the real IHC slide."""
-    from quilt_hf.synthetic.histology import slide_tiles
-
-    crops = []
-    for tile in slide_tiles("IHC", count, size, np.random.default_rng(seed)):
-        buffer = io.BytesIO()
-        tile.save(buffer, format="JPEG", quality=90)
-        crops.append(buffer.getvalue())
-    return crops
+    return slide_jpegs("IHC", count, size, seed, quality=90)
 
 
 def _row(
