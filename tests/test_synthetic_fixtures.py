@@ -78,3 +78,40 @@ def test_tiny_dataset_loads_with_load_dataset(tmp_path):
     assert len(train) == 8 + 2 + 1  # 8 images, 2 second rows, 1 corrupt row
     assert len(set(train["image_sha256"])) == 9
     assert any(len(r) == 3 for r in train["roi_text"])
+
+
+# Modules outside the home that may import it, and why.
+ALLOWED_IMPORTERS = {
+    "quilt_hf/commands/sample.py": "`quilt sample` writes the sample corpus",
+    "quilt_hf/demo.py": "`quilt demo` runs on the sample corpus",
+    "quilt_hf/filters/stain_fit.py": "`quilt histo fit-stain` fits on synthetic labelled images",
+    "quilt_hf/eval/benchmarks.py": "the built-in `quilt_sample` benchmark is synthetic tiles",
+    "quilt_hf/build.py": "build.yaml's sample_server (to move out of the build, issue 14)",
+}
+
+
+def test_the_core_library_does_not_import_the_fixtures_home() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    importers = set()
+    for path in (root / "quilt_hf").rglob("*.py"):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("quilt_hf/synthetic/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                # a relative import is resolved against the module's own package
+                package = (
+                    relative.removesuffix(".py").split("/")[: -node.level] if node.level else []
+                )
+                module = ".".join(package + ([node.module] if node.module else []))
+                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            if any(name.startswith("quilt_hf.synthetic") for name in names):
+                importers.add(relative)
+    assert importers <= set(ALLOWED_IMPORTERS), sorted(importers - set(ALLOWED_IMPORTERS))
+    assert "quilt_hf/commands/sample.py" in importers  # the scan does find real imports
