@@ -93,13 +93,17 @@ def tissue_fraction(rgb: np.ndarray) -> float:
     return float(mask.mean())
 
 
-def stain_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float = 0.15) -> np.ndarray:
-    """Re-stain an RGB image: scale and shift each HED stain channel by a random amount."""
+def stain_jitter(
+    rgb: np.ndarray, rng: np.random.Generator, strength: float = 0.15, shift: float | None = None
+) -> np.ndarray:
+    """Re-stain an RGB image: scale each HED stain channel by up to ``strength`` (relative) and
+    shift it by up to ``shift`` optical density (default ``strength / 20``)."""
     from skimage.color import hed2rgb, rgb2hed
 
+    shift = strength / 20 if shift is None else shift
     hed = rgb2hed(rgb)
     alpha = rng.uniform(1 - strength, 1 + strength, size=3)
-    beta = rng.uniform(-strength / 20, strength / 20, size=3)
+    beta = rng.uniform(-shift, shift, size=3)
     restained = hed2rgb(hed * alpha + beta)
     return (np.clip(restained, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 

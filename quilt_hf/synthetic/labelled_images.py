@@ -56,7 +56,7 @@ def histology_crop(part: str, rng: np.random.Generator) -> Image.Image:
     side = int(np.exp(rng.uniform(np.log(64), np.log(1400))))  # zoom: 64 .. 1400 source pixels
     crop, _ = slide_crop(stain, rng, side, rows=_rows(part), min_tissue=0.2, tries=50)
     if rng.random() < 0.7:  # other labs, other stain batches
-        crop = stain_jitter(crop, rng, strength=0.4)
+        crop = stain_jitter(crop, rng, strength=0.4, shift=0.005)
     out_side = int(rng.integers(160, 513))
     image = Image.fromarray(crop).resize((out_side, out_side), Image.Resampling.BICUBIC)
     if rng.random() < 0.3:
