@@ -11,11 +11,9 @@ import hashlib
 import random
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from quilt_hf.schema import FEATURES
 from quilt_hf.synthetic.histology import slide_jpegs
+from quilt_hf.synthetic.quilt_folder import write_quilt_rows
 
 WORDS = [
     "adenocarcinoma",
@@ -178,10 +176,4 @@ def write_synthetic_dataset(
             license="",
         )
         by_split[split].append(record)
-    schema = FEATURES.arrow_schema
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    for split, records in by_split.items():
-        if records:
-            table = pa.Table.from_pylist(records, schema=schema)
-            pq.write_table(table, folder / "data" / f"{split}-00000-of-00001.parquet")
-    return folder
+    return write_quilt_rows(folder, by_split, card=False)

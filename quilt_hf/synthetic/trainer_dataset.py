@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from quilt_hf.synthetic.histology import slide_jpegs
+from quilt_hf.synthetic.quilt_folder import write_quilt_rows
 
 WORDS = [
     "hematoxylin",
@@ -108,11 +109,6 @@ def tiny_rows(split: str, num_images: int, seed: int, image_size: int = 96) -> l
     return rows
 
 
-def _card(splits: list[str]) -> str:
-    files = "\n".join(f"  - split: {s}\n    path: data/{s}-*.parquet" for s in splits)
-    return f"---\nconfigs:\n- config_name: default\n  data_files:\n{files}\n---\n# tiny quilt_1m\n"
-
-
 def write_tiny_dataset(
     root: Path,
     num_train: int = 48,
@@ -121,26 +117,12 @@ def write_tiny_dataset(
     image_size: int = 96,
     shards: int = 2,
 ) -> Path:
-    """Write a quilt_1m-layout folder at ``root`` and return it."""
-    from datasets import Dataset
-
-    from quilt_hf.schema import FEATURES
-
-    (root / "data").mkdir(parents=True, exist_ok=True)
+    """Write a quilt_1m-layout folder at ``root`` (``shards`` train shards) and return it."""
     splits = {
         "train": tiny_rows("train", num_train, seed, image_size),
         "val": tiny_rows("val", num_val, seed + 1, image_size),
     }
-    for split, rows in splits.items():
-        columns = {name: [row[name] for row in rows] for name in FEATURES}
-        dataset = Dataset.from_dict(columns, features=FEATURES)
-        count = shards if split == "train" else 1
-        for k in range(count):
-            dataset.shard(count, k, contiguous=True).to_parquet(
-                str(root / "data" / f"{split}-{k:05d}-of-{count:05d}.parquet")
-            )
-    (root / "README.md").write_text(_card(list(splits)))
-    return root
+    return write_quilt_rows(root, splits, train_shards=shards)
 
 
 def write_tiny_webdataset(root: Path, num_train: int = 24, num_val: int = 8, seed: int = 0) -> Path:
