@@ -20,7 +20,6 @@ Each peer runs ``--repeats`` times, interleaved; medians are printed with the ra
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing
 import shutil
@@ -41,20 +40,9 @@ DEFAULT_IMG2DATASET_PYTHON = str(
 
 def make_tiles(count: int, side: int = 160) -> list[bytes]:
     """``count`` distinct JPEG tiles cropped from a real IHC histology image."""
-    import numpy as np
-    from PIL import Image
-    from skimage import data
+    from quilt_hf.synthetic.histology import slide_jpegs
 
-    source = data.immunohistochemistry()
-    rng = np.random.default_rng(0)
-    tiles = []
-    for _ in range(count):
-        top, left = rng.integers(0, source.shape[0] - side, 2)
-        tile = Image.fromarray(source[top : top + side, left : left + side])
-        buffer = io.BytesIO()
-        tile.save(buffer, format="JPEG", quality=85)
-        tiles.append(buffer.getvalue())
-    return tiles
+    return slide_jpegs("IHC", count, side, seed=0, quality=85)
 
 
 def serve(count: int, ready: multiprocessing.Queue) -> None:

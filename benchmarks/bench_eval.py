@@ -106,10 +106,8 @@ def main() -> None:
             f"(inputs alone {r['inputs_rss_mib']:.0f} MiB; a full N x N float32 matrix would be "
             f"{n * n // 2 * 4 / 2**20:.0f} MiB)"
         )
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from eval_tiny_clip import save_tiny_clip
-
     from quilt_hf.eval.benchmarks import get_benchmark, load_benchmark
+    from quilt_hf.synthetic.tiny_clip import save_tiny_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         model = save_tiny_clip(Path(tmp) / "tiny")

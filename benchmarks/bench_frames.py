@@ -31,7 +31,7 @@ from pathlib import Path
 def make_video(out_dir: Path, seed: int, slides: int) -> tuple[Path, dict]:
     import numpy as np
 
-    from quilt_hf.sample.videos import random_spec, render_video
+    from quilt_hf.synthetic.sample.videos import random_spec, render_video
 
     spec = random_spec(
         np.random.default_rng(seed),
@@ -56,9 +56,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from quilt_hf.filters.histology import load_classifier
+    from quilt_hf.synthetic.reference_static_windows import reference_static_windows
     from quilt_hf.video.decode import decode_only, probe
     from quilt_hf.video.keyframes import WindowAnalyser, build_keyframes
-    from quilt_hf.video.reference import reference_static_windows
     from quilt_hf.video.static_windows import find_static_windows
 
     tmp = tempfile.TemporaryDirectory()

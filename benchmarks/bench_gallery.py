@@ -1,6 +1,6 @@
 """Gallery benchmark: site build time and page-load work in headless Chromium at 100k rows.
 
-Builds the site of a synthetic quilt_1m-schema dataset (``quilt_hf.gallery.synthetic``: tiny
+Builds the site of a synthetic quilt_1m-schema dataset (``quilt_hf.synthetic.gallery_dataset``: tiny
 histology thumbnails, real UMLS ids) twice, then opens each in Debian's chromium:
 
   chunked   the gallery as `quilt inspect` writes it: 1,000-row chunk files loaded on demand
@@ -78,7 +78,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from quilt_hf.gallery.site import build_site
-    from quilt_hf.gallery.synthetic import write_synthetic_dataset
+    from quilt_hf.synthetic.gallery_dataset import write_synthetic_dataset
 
     with tempfile.TemporaryDirectory(prefix="bench_gallery_") as tmp:
         tmp = Path(tmp)

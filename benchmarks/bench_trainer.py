@@ -101,9 +101,9 @@ def run_measured(
 
 def write_data(root: Path, images: int) -> tuple[Path, Path]:
     """The quilt_1m-layout parquet dataset (ours) and a CSV of the same unique images (open_clip)."""
-    sys.path.insert(0, str(REPO / "tests"))
     from datasets import load_dataset
-    from test_trainer_fixtures import CORRUPT_BYTES, write_tiny_dataset
+
+    from quilt_hf.synthetic.trainer_dataset import CORRUPT_BYTES, write_tiny_dataset
 
     dataset = write_tiny_dataset(
         root / "quilt_1m", num_train=images, num_val=8, image_size=128, shards=4

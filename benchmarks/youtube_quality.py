@@ -7,14 +7,14 @@ classifier, the lexicon corrector) and its ``pairs.jsonl`` is scored two ways:
   is the histology slide cleanly on screen at ``image_time`` (timeline, not mid-fade, not
   blurred) and looks like the video frame there (thumbnail correlation >= 0.8), (b) >= 80% of its
   words were spoken over that slide, and (c) its text is whole sentences;
-- **lenient** (``quilt_hf.sample.videos.score_pairs``, issue 3; sample generator only): the
+- **lenient** (``quilt_hf.synthetic.sample.videos.score_pairs``, issue 3; sample generator only): the
   image lies in a histology slide and most words in its text window belong to that slide; with
   it the magnification agreement on H&E pairs (the heuristic of
   ``quilt_hf/video/magnification.py``; no target).
 
 Generators (``--generator``):
 
-- ``sample``: ``quilt_hf/sample/videos.py``, the renderer the pipeline was built against: the
+- ``sample``: ``quilt_hf/synthetic/sample/videos.py``, the renderer the pipeline was built against: the
   lectures ``quilt sample`` writes (``--sample-dir``, or fresh ones) plus ``--unseen`` more
   drawn from it with other seeds (``--seed``), transitions, motions and caption styles;
 - ``unseen``: ``quilt_hf/synthetic/lectures.py``, written apart from it: continuous pans and
@@ -70,7 +70,7 @@ COUNTS = (
 
 def score_videos(videos: list[Path], work: Path, verbose: bool = False) -> tuple[dict, list[dict]]:
     """Run each video through the pipeline and score it; return pooled counts and per-video rows."""
-    from quilt_hf.sample.videos import score_pairs
+    from quilt_hf.synthetic.sample.videos import score_pairs
     from quilt_hf.synthetic.score import load_truth, score_video
     from quilt_hf.video.pipeline import process_video
 
@@ -143,7 +143,12 @@ def sample_videos(root: Path, sample_dir: Path | None, unseen: int, first_seed: 
     """The ``quilt sample`` lectures and ``unseen`` more from the same generator."""
     import numpy as np
 
-    from quilt_hf.sample.videos import MOTIONS, random_spec, render_video, write_sample_videos
+    from quilt_hf.synthetic.sample.videos import (
+        MOTIONS,
+        random_spec,
+        render_video,
+        write_sample_videos,
+    )
 
     if sample_dir is None:
         sample_dir = root / "sample"

@@ -128,7 +128,7 @@ def sample_server(config: BuildConfig):
     if not config.sample_server:
         yield None
         return
-    from quilt_hf.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.server import serve_sample
 
     root = (config.base_dir / config.sample_server.get("root", "web")).resolve()
     if not root.is_relative_to(config.base_dir):

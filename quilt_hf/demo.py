@@ -46,7 +46,7 @@ def run_demo(
     from quilt_hf.build import build_dataset, format_summary
     from quilt_hf.build_config import BuildConfig
     from quilt_hf.executors import LocalExecutor
-    from quilt_hf.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

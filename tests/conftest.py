@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from quilt_hf.synthetic.sample.server import free_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
+@pytest.fixture(autouse=True)
+def isolated_datasets_cache(tmp_path_factory, monkeypatch) -> None:
+    """A datasets cache per test (also for the CLIs a test starts).
+
+    datasets 5.2 keys the cache of a local folder by its name and README ``configs:`` alone, not by
+    its files: two different tiny folders named ``quilt_1m`` with the same card would share one
+    cache entry, and a test would read another test's (or an earlier run's) rows.
+    """
+    import datasets.config
+
+    cache = tmp_path_factory.mktemp("hf_datasets")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.setattr(datasets.config, "DOWNLOADED_DATASETS_PATH", cache / "downloads")
+    monkeypatch.setattr(
+        datasets.config, "EXTRACTED_DATASETS_PATH", cache / "downloads" / "extracted"
+    )
 
 
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory) -> Path:
     """The sample corpus without videos (sources: openpath, pubmed, laion)."""
-    from quilt_hf.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
 
     out = tmp_path_factory.mktemp("sample") / "corpus"
     write_sample_corpus(out, seed=0, port=free_port(), videos=False)

@@ -383,7 +383,7 @@ class Workspace:
 
 def _videos_jsonl(ws: Workspace) -> None:
     """A videos.jsonl (as `discover` writes) naming one sample lecture page, and a cookies file."""
-    from quilt_hf.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.server import serve_sample
 
     context = serve_sample(ws.root / "sample" / "web")
     base = context.__enter__()  # closed with the session (the server thread is a daemon)
@@ -412,7 +412,7 @@ def _arch_release(ws: Workspace) -> None:
 
 
 def _frames(ws: Workspace) -> None:
-    from quilt_hf.filters.stain_data import labelled_images
+    from quilt_hf.synthetic.labelled_images import labelled_images
 
     images, labels, _ = labelled_images("fit", 16, seed=5)
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clipbench_peer import needs_clipbench, run_clipbench
-from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 from quilt_hf.cli import main
 from quilt_hf.eval.retrieval import load_pairs, pairs_from_rows, recall_at_k
+from quilt_hf.synthetic.tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 CLIPBENCH_RETRIEVAL = r"""
 import json, sys

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clipbench_peer import needs_clipbench, run_clipbench
-from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 from quilt_hf.cli import main
 from quilt_hf.errors import QuiltError
@@ -20,6 +19,7 @@ from quilt_hf.eval.zeroshot import (
     zeroshot_metrics,
     zeroshot_scores,
 )
+from quilt_hf.synthetic.tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 CLIPBENCH_ZEROSHOT = r"""
 import json, sys, types

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.filters.dedup import DUPLICATE_EXACT, DUPLICATE_NEAR, Deduplicator, phash_int
-from quilt_hf.filters.stain_data import labelled_images
+from quilt_hf.synthetic.labelled_images import labelled_images
 
 
 def _sha(data: bytes) -> str:

@@ -18,8 +18,8 @@ from quilt_hf.filters.histology import (
     histology_label_ids,
     load_classifier,
 )
-from quilt_hf.filters.stain_data import labelled_images
 from quilt_hf.filters.stain_features import FEATURE_NAMES, stain_features
+from quilt_hf.synthetic.labelled_images import labelled_images
 
 STAIN_HELD_OUT_BAR = 0.9  # accuracy on held-out slide regions + unseen synthetic seed
 
@@ -209,7 +209,7 @@ def test_stain_classifier_says_no_to_real_photographs():
     on purpose and reported: ``chelsea`` (a brown tabby cat) reads as stained tissue texture."""
     from skimage import data
 
-    from quilt_hf.filters.stain_data import PHOTOS_HELD_OUT
+    from quilt_hf.synthetic.labelled_images import PHOTOS_HELD_OUT
 
     names = [name for name in PHOTOS_HELD_OUT if name != "chelsea"]
     photos = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in names]

@@ -15,7 +15,7 @@ import pytest
 
 from quilt_hf.gallery.search_index import tokenize
 from quilt_hf.gallery.site import build_site
-from quilt_hf.gallery.synthetic import write_synthetic_dataset
+from quilt_hf.synthetic.gallery_dataset import write_synthetic_dataset
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

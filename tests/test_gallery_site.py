@@ -15,7 +15,7 @@ from quilt_hf.gallery.links import clock, source_link
 from quilt_hf.gallery.search_index import shard_name, tokenize
 from quilt_hf.gallery.site import build_site
 from quilt_hf.gallery.source import iter_batches
-from quilt_hf.gallery.synthetic import write_synthetic_dataset
+from quilt_hf.synthetic.gallery_dataset import write_synthetic_dataset
 
 
 def read_js(path: Path, function: str) -> list:

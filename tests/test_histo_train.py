@@ -10,8 +10,8 @@ import pytest
 from quilt_hf.cli import main
 from quilt_hf.errors import QuiltError
 from quilt_hf.filters.histology import HFImageClassifier, load_classifier
-from quilt_hf.filters.stain_data import labelled_images
 from quilt_hf.filters.train import train_histology_classifier
+from quilt_hf.synthetic.labelled_images import labelled_images
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from eval_tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 from hub_double import HubDouble
+
+from quilt_hf.synthetic.tiny_clip import many_to_many_rows, save_tiny_clip, write_quilt_folder
 
 TOKEN = "hf_double_secret_4242"
 REPO = Path(__file__).resolve().parents[1]
@@ -241,7 +242,8 @@ def test_trained_evaluated_pushed_model_has_a_full_card(
     """accelerate launch trainer/ (from a Hub checkpoint) -> quilt eval -> quilt push model: the
     card on the Hub has pipeline_tag, datasets, base_model and the eval results in model-index."""
     from huggingface_hub import ModelCard
-    from test_trainer_fixtures import write_tiny_dataset
+
+    from quilt_hf.synthetic.trainer_dataset import write_tiny_dataset
 
     env = hub_env(hub, tmp_path)
     env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="0")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from eval_tiny_clip import solid_jpeg, write_quilt_folder
 
 from quilt_hf.cli import main
 from quilt_hf.images import load_image
 from quilt_hf.rehydrate import make_metadata_only
+from quilt_hf.synthetic.tiny_clip import solid_jpeg, write_quilt_folder
 
 
 @pytest.fixture()

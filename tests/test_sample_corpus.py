@@ -19,9 +19,9 @@ from PIL import Image
 
 from quilt_hf.cli import main
 from quilt_hf.errors import QuiltError
-from quilt_hf.sample.corpus import write_sample_corpus
-from quilt_hf.sample.pubmed import GUTTER
-from quilt_hf.sample.server import free_port
+from quilt_hf.synthetic.sample.corpus import write_sample_corpus
+from quilt_hf.synthetic.sample.pubmed import GUTTER
+from quilt_hf.synthetic.sample.server import free_port
 
 XLINK = "{http://www.w3.org/1999/xlink}href"
 
@@ -87,8 +87,8 @@ def test_same_seed_gives_byte_identical_files_and_port_only_changes_urls(
 
 def test_a_different_seed_gives_different_images(tmp_path: Path) -> None:
     # Only the tweet part is compared, to keep the test fast; it draws its own tiles.
-    from quilt_hf.sample.common import CorpusWriter
-    from quilt_hf.sample.tweets import write_sample_tweets
+    from quilt_hf.synthetic.sample.common import CorpusWriter
+    from quilt_hf.synthetic.sample.tweets import write_sample_tweets
 
     photos = []
     for seed in (0, 1):
@@ -171,7 +171,7 @@ def test_corpus_has_enough_variety_and_stays_small(corpus: Path) -> None:
 
 def test_histology_labels_look_like_stained_tissue(corpus: Path) -> None:
     # Ground truth must be honest: histology tiles are mostly tissue, purple/pink or brown.
-    from quilt_hf.sample.histology import tissue_fraction
+    from quilt_hf.synthetic.histology import tissue_fraction
 
     for label in read_labels(corpus):
         if label["histology"] and label["kind"] in ("H&E", "IHC") and not label["fault"]:
@@ -186,7 +186,7 @@ def test_histology_labels_look_like_stained_tissue(corpus: Path) -> None:
 
 
 def test_rerun_replaces_only_what_the_previous_run_created(tmp_path: Path) -> None:
-    from quilt_hf.sample.corpus import MARKER, _prepare
+    from quilt_hf.synthetic.sample.corpus import MARKER, _prepare
 
     out = tmp_path / "c"
     out.mkdir()
@@ -414,7 +414,7 @@ def test_sample_server_answers_the_corpus_urls_as_scripted(corpus: Path, port: i
     import urllib.error
     import urllib.request
 
-    from quilt_hf.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.server import serve_sample
 
     config = yaml.safe_load((corpus / "build.yaml").read_text())
     rows = pq.read_table(corpus / "laion/metadata.parquet").to_pylist()
@@ -450,7 +450,7 @@ def test_sample_server_answers_the_corpus_urls_as_scripted(corpus: Path, port: i
 def test_videos_extension_is_called_and_its_sources_merged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from quilt_hf.sample import corpus as corpus_module
+    from quilt_hf.synthetic.sample import corpus as corpus_module
 
     # Light stand-ins for the three parts: this test is about the orchestration only.
     monkeypatch.setattr(

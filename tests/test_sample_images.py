@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quilt_hf.sample.histology import (
+from quilt_hf.synthetic.histology import (
     HE_SOURCE,
     IHC_SOURCE,
     histology_tiles,
@@ -14,7 +14,12 @@ from quilt_hf.sample.histology import (
     stain_jitter,
     tissue_fraction,
 )
-from quilt_hf.sample.nonhistology import ALL_KINDS, KINDS, non_histology_images, text_slide
+from quilt_hf.synthetic.sample.nonhistology import (
+    ALL_KINDS,
+    KINDS,
+    non_histology_images,
+    text_slide,
+)
 
 
 def test_tiles_cycle_magnifications_and_record_their_zoom() -> None:

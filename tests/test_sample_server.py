@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sample.server import free_port, resolve_under, serve_sample
+from quilt_hf.synthetic.sample.server import free_port, resolve_under, serve_sample
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

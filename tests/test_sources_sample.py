@@ -23,8 +23,8 @@ MODULES = {"openpath": twitter, "pubmed": pubmed, "laion": web}
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
-    from quilt_hf.sample.corpus import write_sample_corpus
-    from quilt_hf.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.server import serve_sample
 
     out = tmp_path_factory.mktemp("sample")
     write_sample_corpus(out, seed=0, videos=False)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset, Features, Image, Value
-from test_trainer_fixtures import _card, ihc_crops, write_tiny_dataset
 
+from quilt_hf.synthetic.quilt_folder import folder_card as _card
+from quilt_hf.synthetic.trainer_dataset import ihc_crops, write_tiny_dataset
 from trainer.cli import main
 
 TINY = "trainer/configs/tiny.yaml"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_trainer_fixtures import write_tiny_dataset
+
+from quilt_hf.synthetic.trainer_dataset import write_tiny_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_trainer_fixtures import CORRUPT_BYTES, ihc_crops, write_tiny_dataset
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.eval.retrieval import recall_at_k
+from quilt_hf.synthetic.trainer_dataset import CORRUPT_BYTES, ihc_crops, write_tiny_dataset
 from trainer.config import TrainConfig
 from trainer.data import EvalData, ImageGroupDataset, decode_image, group_rows, load_split
 from trainer.loss import clip_loss
@@ -169,7 +169,7 @@ def test_checkpoint_of_another_shape_is_refused(tmp_path, tiny_root):
 
 
 def test_webdataset_shards_map_onto_quilt_columns(tmp_path, monkeypatch):
-    from test_trainer_fixtures import write_tiny_webdataset
+    from quilt_hf.synthetic.trainer_dataset import write_tiny_webdataset
 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     root = write_tiny_webdataset(tmp_path / "quilt_1m", num_train=8, num_val=4)

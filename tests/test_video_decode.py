@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sample.videos import SlideSpec, VideoSpec, render_video
+from quilt_hf.synthetic.sample.videos import SlideSpec, VideoSpec, render_video
 from quilt_hf.video.decode import decode_only, iter_samples, probe
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from quilt_hf.sample.histology import make_tile
-from quilt_hf.sample.videos import chart_picture, draw_cursor, speaker_picture
+from quilt_hf.synthetic.histology import make_tile
+from quilt_hf.synthetic.sample.videos import chart_picture, draw_cursor, speaker_picture
 from quilt_hf.video.keyframes import build_keyframes, canonical_indices, image_name
 from quilt_hf.video.magnification import estimate_magnification, magnification_bin, nuclear_scale
 from quilt_hf.video.static_windows import StaticWindow

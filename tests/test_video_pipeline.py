@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sample.videos import SlideSpec, VideoSpec, narration_for, render_video, score_pairs
+from quilt_hf.synthetic.sample.videos import (
+    SlideSpec,
+    VideoSpec,
+    narration_for,
+    render_video,
+    score_pairs,
+)
 from quilt_hf.video.pipeline import check_video_id, process_video
 
 REQUIRED = {

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from quilt_hf.sample.videos import (
+from quilt_hf.synthetic.sample.videos import (
     SlideSpec,
     VideoSpec,
     random_spec,
@@ -45,7 +45,7 @@ def lecture(tmp_path_factory):
     ]
     spec = VideoSpec("lec", 1, slides, width=320, height=180, fps=10, caption_style="rolling")
     rng = np.random.default_rng(0)
-    from quilt_hf.sample.videos import narration_for
+    from quilt_hf.synthetic.sample.videos import narration_for
 
     for slide in slides:
         slide.narration = narration_for(slide, spec, rng)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from quilt_hf.sample.videos import (
+from quilt_hf.synthetic.sample.videos import (
     SlideRenderer,
     SlideSpec,
     VideoSpec,

@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from quilt_hf.sample.server import serve_sample
-from quilt_hf.sample.videos import random_spec, render_video, video_page
 from quilt_hf.sources.youtube.discover import discover, list_sources
 from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video
 from quilt_hf.sources.youtube.filter import FilterConfig
+from quilt_hf.synthetic.sample.server import serve_sample
+from quilt_hf.synthetic.sample.videos import random_spec, render_video, video_page
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from quilt_hf.errors import QuiltError
-    from quilt_hf.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
 
     if not 0 <= args.port <= 65535:
         raise QuiltError(f"--port must be between 0 and 65535, not {args.port}")

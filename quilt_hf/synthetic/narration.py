@@ -1,6 +1,6 @@
 """What the synthetic lecturer says: a small pathology corpus, sentences per slide, word timings.
 
-Written independently of ``quilt_hf/sample/videos.py``: its own topics and sentences, its own
+Written independently of ``quilt_hf/synthetic/sample/videos.py``: its own topics and sentences, its own
 speaking model (word length drives word duration, a per-lecture speaking rate, pauses between
 sentences), so a pipeline tuned on one generator's phrasing and pacing is measured on the other's.
 

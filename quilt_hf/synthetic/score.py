@@ -31,7 +31,7 @@ to the next): a still or moving histology showing is recalled when a correct pai
 ``image_time`` falls inside it. Still: histology and mixed slides whose view holds (a cursor or
 a webcam box may move over them); moving: views that pan, zoom or drift while shown.
 
-Two truth formats are read: this package's ``lectures.py`` truth, and ``quilt_hf.sample.videos``
+Two truth formats are read: this package's ``lectures.py`` truth, and ``quilt_hf.synthetic.sample.videos``
 truth (converted by ``from_sample_truth``: slide intervals, fades centred on boundaries, sentence
 ends from the narration's punctuation, pan/zoom slides counted as moving).
 """
@@ -69,7 +69,7 @@ def tokens(text: str) -> list[str]:
 
 
 def from_sample_truth(truth: dict) -> dict:
-    """``quilt_hf.sample.videos`` truth -> this module's truth (showings, timeline, words)."""
+    """``quilt_hf.synthetic.sample.videos`` truth -> this module's truth (showings, timeline, words)."""
     fade = float(truth.get("spec", {}).get("fade", 1.0))
     slides, showings, timeline, words, sentences = {}, [], [], [], []
     raw = truth["slides"]
@@ -149,7 +149,7 @@ def from_sample_truth(truth: dict) -> dict:
                 )
                 sentence_start = len(words)
     return {
-        "generator": "quilt_hf.sample.videos",
+        "generator": "quilt_hf.synthetic.sample.videos",
         "video_id": truth["video_id"],
         "fps": truth["fps"],
         "duration": truth["duration"],

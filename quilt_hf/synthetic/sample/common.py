@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-WEB_DIR = "web"  # served by quilt_hf.sample.server; build.yaml's sample_server.root
+WEB_DIR = "web"  # served by quilt_hf.synthetic.sample.server; build.yaml's sample_server.root
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 85) -> bytes:

@@ -27,10 +27,10 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-from quilt_hf.sample.captions import Entity, entity_for, finding_sentence, pick
-from quilt_hf.sample.common import CorpusWriter, jpeg_bytes
-from quilt_hf.sample.histology import HIGH, LOW, MEDIUM, histology_tiles, make_tile
-from quilt_hf.sample.nonhistology import font, non_histology_image
+from quilt_hf.synthetic.histology import HIGH, LOW, MEDIUM, histology_tiles, make_tile
+from quilt_hf.synthetic.sample.captions import Entity, entity_for, finding_sentence, pick
+from quilt_hf.synthetic.sample.common import CorpusWriter, jpeg_bytes
+from quilt_hf.synthetic.sample.nonhistology import font, non_histology_image
 
 SUBSET = "pubmed"
 GUTTER = 8  # white pixels between panels

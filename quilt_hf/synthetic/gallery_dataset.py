@@ -1,21 +1,19 @@
 """A synthetic dataset in the quilt_1m schema, quick to make at any size (tests, benchmark).
 
-Images are small crops of a real immunohistochemistry slide (``skimage.data``), reused across rows
-as in the real many-to-many pairing; captions are drawn from histopathology words with real UMLS
-ids from the shipped lexicon. Written with pyarrow in the dataset's own parquet layout.
+Images are small crops of a real immunohistochemistry slide (cut by ``synthetic.histology``),
+reused across rows as in the real many-to-many pairing; captions are drawn from histopathology
+words with real UMLS ids from the shipped lexicon. Written with pyarrow in the dataset's own parquet layout.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from quilt_hf.schema import FEATURES
+from quilt_hf.synthetic.histology import slide_jpegs
+from quilt_hf.synthetic.quilt_folder import write_quilt_rows
 
 WORDS = [
     "adenocarcinoma",
@@ -105,22 +103,6 @@ VIDEO_SECONDS = 600.0
 SLIDE_SECONDS = 20.0
 
 
-def _tiles(count: int, size: int, rng: random.Random) -> list[bytes]:
-    from PIL import Image
-    from skimage import data
-
-    slide = Image.fromarray(data.immunohistochemistry())
-    tiles = []
-    for _ in range(count):
-        side = rng.randint(size, 4 * size)
-        x, y = rng.randint(0, slide.width - side), rng.randint(0, slide.height - side)
-        tile = slide.crop((x, y, x + side, y + side)).resize((size, size))
-        buffer = io.BytesIO()
-        tile.save(buffer, format="JPEG", quality=80)
-        tiles.append(buffer.getvalue())
-    return tiles
-
-
 def write_synthetic_dataset(
     folder: Path,
     rows: int,
@@ -138,7 +120,7 @@ def write_synthetic_dataset(
     folder = Path(folder)
     images = images or max(1, rows // 2)
     videos = videos or max(1, rows // 200)
-    tiles = _tiles(images, image_size, rng)
+    tiles = slide_jpegs("IHC", images, image_size, seed, quality=80, max_zoom_out=4)
     hashes = [hashlib.sha256(t).hexdigest() for t in tiles]
     cuis = sorted({t.cui for t in load_lexicon().canonical.values() if t.cui})
     by_split: dict[str, list[dict]] = {"train": [], "val": []}
@@ -194,10 +176,4 @@ def write_synthetic_dataset(
             license="",
         )
         by_split[split].append(record)
-    schema = FEATURES.arrow_schema
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    for split, records in by_split.items():
-        if records:
-            table = pa.Table.from_pylist(records, schema=schema)
-            pq.write_table(table, folder / "data" / f"{split}-00000-of-00001.parquet")
-    return folder
+    return write_quilt_rows(folder, by_split, card=False)

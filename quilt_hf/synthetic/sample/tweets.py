@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from quilt_hf.sample.captions import GENERAL_HASHTAGS, entity_for, finding_sentence, pick
-from quilt_hf.sample.common import CorpusWriter, jpeg_bytes
-from quilt_hf.sample.histology import Tile, histology_tiles
-from quilt_hf.sample.nonhistology import non_histology_image
+from quilt_hf.synthetic.histology import Tile, histology_tiles
+from quilt_hf.synthetic.sample.captions import GENERAL_HASHTAGS, entity_for, finding_sentence, pick
+from quilt_hf.synthetic.sample.common import CorpusWriter, jpeg_bytes
+from quilt_hf.synthetic.sample.nonhistology import non_histology_image
 
 SUBSET = "openpath"
 TWEETS_FILE = "openpath/tweets.jsonl"

@@ -1,1 +1,0 @@
-"""quilt_hf.sample"""
