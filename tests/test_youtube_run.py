@@ -45,7 +45,7 @@ def test_process_rejects_bad_input_with_clear_errors(tmp_path, capsys):
         (["--video", str(video)], "--asr captions needs --captions"),
         (
             ["--video", str(video), "--captions", str(vtt), "--video-id", "../../x"],
-            "unsafe video id",
+            "invalid video id",
         ),
         (
             ["--video", str(video), "--captions", str(vtt), "--info", str(vtt)],

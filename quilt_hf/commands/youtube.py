@@ -347,7 +347,7 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from quilt_hf.sources.youtube.filter import safe_video_id
+    from quilt_hf.video_id import check_video_id
 
     if not args.video.is_file():
         raise QuiltError(f"video not found: {args.video}")
@@ -355,10 +355,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         raise QuiltError(f"captions not found: {args.captions}")
     if args.asr == "captions" and args.captions is None:
         raise QuiltError("--asr captions needs --captions FILE.vtt (or choose --asr whisper)")
-    try:
-        video_id = safe_video_id(args.video_id or args.video.stem)
-    except ValueError as error:
-        raise QuiltError(str(error)) from error
+    video_id = check_video_id(args.video_id or args.video.stem)  # a QuiltError when unsafe
     info = None
     if args.info is not None:
         try:

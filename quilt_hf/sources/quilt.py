@@ -28,8 +28,8 @@ from typing import Any
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
-from quilt_hf.sources.youtube.filter import safe_video_id
 from quilt_hf.sources.youtube.run import ProcessOptions
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,8 @@ def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
 def _process_local_video(video: Path, options: dict[str, Any]) -> Path:
     """Run ``process_video`` on a local file into ``work_dir/<id>/`` unless already done."""
     try:
-        video_id = safe_video_id(video.stem)
-    except ValueError as error:
+        video_id = check_video_id(video.stem)
+    except InvalidVideoId as error:
         raise SkipRecord("unsafe_id", str(error)) from error
     folder = Path(options["work_dir"]) / video_id
     if not (folder / "stats.json").is_file():
@@ -179,8 +179,8 @@ def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
 
     stem = Path(urllib.parse.urlparse(url).path).stem
     try:
-        video_id = safe_video_id(stem)
-    except ValueError as error:
+        video_id = check_video_id(stem)
+    except InvalidVideoId as error:
         raise SkipRecord("unsafe_id", f"{url}: {error}") from error
     work = Path(options["work_dir"])
     folder = work / video_id
@@ -286,8 +286,8 @@ def pair_candidates(pairs_path: Path) -> Iterator[Candidate | SkipRecord]:
 
 def _candidate(row: dict[str, Any], root: Path, info: dict[str, Any], where: str) -> Candidate:
     try:
-        video_id = safe_video_id(row.get("video_id"))
-    except ValueError as error:
+        video_id = check_video_id(row.get("video_id"))
+    except InvalidVideoId as error:
         raise SkipRecord("unsafe_id", f"{where}: {error}") from error
     relative = str(row.get("image_path") or "")
     image = (root / relative).resolve()

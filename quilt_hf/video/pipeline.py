@@ -17,7 +17,6 @@ Stages, in order (each timed in ``stats.json``):
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,17 +30,7 @@ from quilt_hf.video.align import (
     chunk_timeline,
     pair_chunk_time,
 )
-
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-
-
-def check_video_id(video_id: str) -> str:
-    """A video id becomes part of file names: letters, digits, ``_-.``; no path, no ``..``."""
-    if not isinstance(video_id, str) or not VIDEO_ID.match(video_id) or ".." in video_id:
-        raise QuiltError(
-            f"invalid video id {video_id!r}: use letters, digits, '_', '-', '.' (no paths)"
-        )
-    return video_id
+from quilt_hf.video_id import check_video_id  # the one id check; tests import it here too
 
 
 def _as_list(value: Any) -> list[str]:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.sources.youtube.filter import safe_video_id
 from quilt_hf.sources.youtube.ytdlp_log import YtdlpLogger
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,8 @@ def fetch_video(
     options = options or FetchOptions()
     out_dir = Path(out_dir)
     try:
-        video_id = safe_video_id(row.get("id"))
-    except ValueError as error:
+        video_id = check_video_id(row.get("id"))
+    except InvalidVideoId as error:
         return {
             "id": row.get("id"),
             "status": "failed",

@@ -20,7 +20,7 @@ from typing import Any
 from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video, find_files
-from quilt_hf.sources.youtube.filter import safe_video_id
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def run_video(
     """One resumable task: fetch, then process. Never raises: the result row says what happened."""
     started = time.perf_counter()
     try:
-        video_id = safe_video_id(row.get("id"))
-    except ValueError as error:
+        video_id = check_video_id(row.get("id"))
+    except InvalidVideoId as error:
         return {
             "id": row.get("id"),
             "status": "failed",
