@@ -383,6 +383,8 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------- run
 def _register_run(commands: argparse._SubParsersAction) -> None:
+    from quilt_hf.commands.build import add_executor_arguments
+
     p = commands.add_parser(
         "run",
         help="fetch + process every video of a videos.jsonl, resumably",
@@ -392,7 +394,14 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--videos", type=Path, required=True, help="videos.jsonl from `discover`")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="videos processed in parallel (1); with --executor ray and no --ray-address, the "
+        "CPUs of the local Ray started here",
+    )
+    add_executor_arguments(p)  # the same executors and flags as `quilt build`; videos are `quilt`
     p.add_argument(
         "--asr-fallback",
         choices=("whisper", "pocketsphinx"),
@@ -404,6 +413,7 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from quilt_hf.commands.build import make_executor
     from quilt_hf.sources.youtube.discover import read_videos_jsonl
     from quilt_hf.sources.youtube.run import ProcessOptions, run_videos
 
@@ -423,7 +433,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.out,
         fetch_options=fetch_options,
         process_options=options,
-        workers=args.workers,
+        executor=make_executor(args),  # a missing Ray cluster fails here, before any output
     )
     print(
         f"{summary['status']} failures: {summary['failures']} pairs: {summary['pairs']} "
