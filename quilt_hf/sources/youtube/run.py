@@ -25,7 +25,13 @@ from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.executors import LocalExecutor, TaskOutcome
 from quilt_hf.records import ShardTask
-from quilt_hf.sources.youtube.fetch import FetchOptions, VideoFiles, fetch_video, find_files
+from quilt_hf.sources.youtube.fetch import (
+    FetchOptions,
+    VideoFiles,
+    fetch_video,
+    find_files,
+    unsafe_id_result,
+)
 from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
@@ -93,13 +99,7 @@ def run_video(
     try:
         video_id = check_video_id(row.get("id"))
     except InvalidVideoId as error:
-        return {
-            "id": row.get("id"),
-            "status": "failed",
-            "stage": "input",
-            "reason": "unsafe_id",
-            "detail": str(error),
-        }
+        return {**unsafe_id_result(row, error), "stage": "input"}
     out = Path(out_dir)
     folder = out / video_id
     if (folder / "stats.json").is_file():
