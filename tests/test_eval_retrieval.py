@@ -80,6 +80,16 @@ def test_pairs_group_rows_by_image_sha() -> None:
     assert np.bincount(pairs.text_image).tolist() == [1, 2, 1, 2, 1]
 
 
+def test_rows_without_an_image_key_are_images_of_their_own() -> None:
+    """The one grouping (image_groups.image_codes), also the trainer's: keyed images in order of
+    first appearance, then each row without a key (null or "") as an image of its own."""
+    shas = ["a", None, "a", "", "b"]
+    rows = [{"image": i, "caption": f"t{i}", "image_sha256": sha} for i, sha in enumerate(shas)]
+    pairs = pairs_from_rows(rows)
+    assert pairs.text_image.tolist() == [0, 2, 0, 3, 1]
+    assert pairs.images == [0, 4, 1, 3] and pairs.texts == [f"t{i}" for i in range(5)]
+
+
 @needs_clipbench
 def test_recall_matches_clip_benchmark(tmp_path: Path) -> None:
     images, texts, owner = synthetic(seed=3)

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 from test_youtube_media import flat_search_entry, youtube_info
 
+from quilt_hf.errors import QuiltError
 from quilt_hf.sources.youtube.discover import default_keywords, list_sources, read_keywords_text
 from quilt_hf.sources.youtube.filter import (
     FilterConfig,
     caption_languages,
     rejection,
-    safe_video_id,
     spoken_language,
     summarize,
 )
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 DEFAULT = FilterConfig()
 
@@ -133,13 +134,15 @@ def test_flat_search_entries_are_prefiltered_on_the_fields_they_have():
     "bad", ["../x", "a/b", "a\\b", ".hidden", "", "x" * 200, "a\0b", None, 12, "a..b"]
 )
 def test_ids_with_path_characters_are_refused(bad):
-    with pytest.raises(ValueError, match="unsafe video id"):
-        safe_video_id(bad)
+    with pytest.raises(InvalidVideoId, match="invalid video id") as error:
+        check_video_id(bad)
+    # one exception type: a user-facing QuiltError (the CLI prints it) that is also a ValueError
+    assert isinstance(error.value, QuiltError) and isinstance(error.value, ValueError)
 
 
 @pytest.mark.parametrize("good", ["dQw4w9WgXcQ", "-abc_DEF123", "lec-1", "lecture_01.v2"])
 def test_real_ids_pass(good):
-    assert safe_video_id(good) == good
+    assert check_video_id(good) == good
 
 
 def test_the_shipped_keyword_list_is_a_few_hundred_real_queries():

@@ -45,7 +45,7 @@ def test_process_rejects_bad_input_with_clear_errors(tmp_path, capsys):
         (["--video", str(video)], "--asr captions needs --captions"),
         (
             ["--video", str(video), "--captions", str(vtt), "--video-id", "../../x"],
-            "unsafe video id",
+            "invalid video id",
         ),
         (
             ["--video", str(video), "--captions", str(vtt), "--info", str(vtt)],
@@ -117,8 +117,7 @@ def test_run_records_every_failure_and_resumes(lectures, tmp_path, monkeypatch):
     """Runner logic with a recording stand-in for process_video (the real one is tested below)."""
     processed: list[str] = []
 
-    def fake_process_folder(video_id, folder, options, info=None):
-        files = run_module.find_files(folder, video_id)
+    def fake_process_files(video_id, folder, files, options):
         with av.open(str(files.video)) as container:  # the truncated file fails here
             sum(1 for _ in container.decode(video=0))
         processed.append(video_id)
@@ -126,7 +125,7 @@ def test_run_records_every_failure_and_resumes(lectures, tmp_path, monkeypatch):
         (folder / "stats.json").write_text(json.dumps({"pairs": 2}))
         return {"pairs": 2}
 
-    monkeypatch.setattr(run_module, "process_folder", fake_process_folder)
+    monkeypatch.setattr(run_module, "process_files", fake_process_files)
     out = tmp_path / "run"
     with serve(lectures) as base:
         rows = [
@@ -135,7 +134,7 @@ def test_run_records_every_failure_and_resumes(lectures, tmp_path, monkeypatch):
             .read_text()
             .splitlines()
         ]
-        summary = run_videos(rows, out, progress=False)
+        summary = run_videos(rows, out)
         assert summary["status"] == {"processed": 2, "failed": 3}
         assert summary["failures"] == {"crash": 1, "not_found": 1, "unsafe_id": 1}
         assert summary["pairs"] == 4
@@ -145,7 +144,7 @@ def test_run_records_every_failure_and_resumes(lectures, tmp_path, monkeypatch):
         assert json.loads((out / "run_summary.json").read_text())["status"] == summary["status"]
         assert not (tmp_path / "escape").exists() and not (out.parent / "escape").exists()
         # rerun: finished videos are skipped, failed ones retried
-        again = run_videos(rows, out, progress=False)
+        again = run_videos(rows, out)
         assert again["status"] == {"done_before": 2, "failed": 3}
         assert processed == ["good1", "good2"]
 
@@ -154,9 +153,7 @@ def test_run_without_captions_needs_a_fallback(lectures, tmp_path):
     make_video(lectures / "mute.mp4", seconds=1, audio=False)
     write_page(lectures, "mute", [("mute.mp4", 240)], None)
     with serve(lectures) as base:
-        summary = run_videos(
-            [{"id": "mute", "webpage_url": f"{base}/mute.html"}], tmp_path / "o", progress=False
-        )
+        summary = run_videos([{"id": "mute", "webpage_url": f"{base}/mute.html"}], tmp_path / "o")
     assert summary["failures"] == {"no_captions": 1}
 
 
@@ -180,7 +177,6 @@ def test_run_a_video_without_audio_is_a_reasoned_failure(lectures, tmp_path):
             rows,
             tmp_path / "o",
             process_options=ProcessOptions(asr_fallback="pocketsphinx"),
-            progress=False,
         )
     [result] = summary["results"]
     assert result["status"] == "failed" and result["stage"] == "process"

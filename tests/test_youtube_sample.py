@@ -149,7 +149,7 @@ def test_run_bad_inputs_are_reasoned_and_the_good_video_survives(corpus, tmp_pat
         (bad / f"{name}.html").write_text(video_page(name, name))
     with serve_sample(bad) as base:
         rows = [{"id": name, "webpage_url": f"{base}/{name}.html"} for name in pages]
-        summary = run_videos(rows, tmp_path / "out", workers=2, progress=False)
+        summary = run_videos(rows, tmp_path / "out", workers=2)
     by_id = {r["id"]: r for r in summary["results"]}
     assert by_id["good"]["status"] == "processed" and by_id["good"]["pairs"] > 0
     for name in ("corrupt", "empty", "malformed"):
@@ -179,3 +179,51 @@ def test_build_source_processes_local_sample_videos(corpus, tmp_path):
     assert (tmp_path / "youtube_work" / "lecture00" / "stats.json").is_file()
     assert all(c.source_id == "lecture00" for c in candidates)
     assert all(c.fields["image_path"].startswith("lecture00_image_") for c in candidates)
+
+
+def written_files(folder: Path) -> dict[str, str]:
+    """Every file a run wrote, by path, as a sha256; not the ones that hold timings or dates
+    (run_summary.json, stats.json, yt-dlp's info json with its ``epoch``)."""
+    import hashlib
+
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and path.name not in ("run_summary.json", "stats.json")
+        and not path.name.endswith(".info.json")
+    }
+
+
+@pytest.mark.slow
+def test_run_gives_the_same_outputs_on_the_local_and_the_ray_executor(corpus, tmp_path, capsys):
+    """`quilt youtube run --executor local|ray` (a local Ray, 2 CPUs): one per-video task on both
+    executors, the same pairs and images, the same failures (HTTP 500, a truncated download)."""
+    import ray
+
+    from quilt_hf.cli import main
+
+    web, truths = corpus
+    videos = tmp_path / "videos.jsonl"
+    with serve_sample(web) as base:
+        rows = [{"id": vid, "webpage_url": f"{base}/videos/{vid}.html"} for vid in truths]
+        videos.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        run = ["youtube", "run", "--videos", str(videos), "--retries", "1", "--backoff", "0"]
+        assert main([*run, "--out", str(tmp_path / "local"), "--workers", "2"]) == 0
+        try:
+            code = main(
+                [*run, "--out", str(tmp_path / "ray"), "--executor", "ray", "--workers", "2",
+                 "--ray-resources", "quilt=num_cpus:1"]
+            )  # fmt: skip
+            assert code == 0, capsys.readouterr().err
+            assert ray.cluster_resources().get("CPU") == 2  # the local Ray the CLI started
+        finally:
+            ray.shutdown()
+    local = json.loads((tmp_path / "local" / "run_summary.json").read_text())
+    remote = json.loads((tmp_path / "ray" / "run_summary.json").read_text())
+    assert local["status"] == remote["status"] == {"processed": 1, "failed": 2}
+    assert local["failures"] == remote["failures"]
+    assert local["pairs"] == remote["pairs"] > 0
+    files = written_files(tmp_path / "local")
+    assert any(name.startswith("lecture00/images/") for name in files)
+    assert written_files(tmp_path / "ray") == files

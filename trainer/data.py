@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from quilt_hf.errors import QuiltError, SkipRecord
+from quilt_hf.image_groups import image_codes, rows_per_image
 from trainer.config import TrainConfig
 from trainer.transforms import RATIO, TRAIN_SCALE, eval_transform, train_transform
 
@@ -212,14 +213,7 @@ def group_rows(ds, group_column: str) -> list[np.ndarray]:
     """Row indices per unique value of ``group_column`` (a row with no value is its own group)."""
     if group_column not in ds.features:
         return [np.array([i]) for i in range(len(ds))]
-    column = ds.data.column(group_column)
-    encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else column
-    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
-    missing = codes < 0
-    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
-    order = np.argsort(codes, kind="stable")
-    _, starts = np.unique(codes[order], return_index=True)
-    return np.split(order, starts[1:])
+    return rows_per_image(image_codes(ds.data.column(group_column)))
 
 
 # ----------------------------------------------------------------------------- datasets

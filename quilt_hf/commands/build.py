@@ -41,6 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local worker processes; with --executor ray and no --ray-address, the CPUs of the "
         "local Ray started here (default: CPUs)",
     )
+    add_executor_arguments(parser)
+    parser.add_argument(
+        "--gated", action="store_true", help="add gating fields to the dataset card"
+    )
+    parser.set_defaults(func=run)
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and the Ray flags, read by ``make_executor`` (with ``--workers``,
+    which each command defines with its own default); ``quilt build`` and ``quilt youtube run``."""
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument(
         "--ray-address",
@@ -56,9 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resource), e.g. quilt=num_gpus:1; default 1 CPU",
     )
     parser.add_argument(
-        "--gated", action="store_true", help="add gating fields to the dataset card"
-    )
-    parser.add_argument(
         "--ray-actors",
         action="append",
         default=[],
@@ -66,7 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a subset's tasks on N long-lived Ray actors that keep their models loaded, "
         "e.g. quilt=2 with --ray-resources quilt=num_gpus:1 for two GPU workers",
     )
-    parser.set_defaults(func=run)
 
 
 def make_executor(args: argparse.Namespace):

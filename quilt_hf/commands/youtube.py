@@ -374,7 +374,7 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from quilt_hf.sources.youtube.filter import safe_video_id
+    from quilt_hf.video_id import check_video_id
 
     if not args.video.is_file():
         raise QuiltError(f"video not found: {args.video}")
@@ -382,10 +382,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         raise QuiltError(f"captions not found: {args.captions}")
     if args.asr == "captions" and args.captions is None:
         raise QuiltError("--asr captions needs --captions FILE.vtt (or choose --asr whisper)")
-    try:
-        video_id = safe_video_id(args.video_id or args.video.stem)
-    except ValueError as error:
-        raise QuiltError(str(error)) from error
+    video_id = check_video_id(args.video_id or args.video.stem)  # a QuiltError when unsafe
     info = None
     if args.info is not None:
         try:
@@ -413,6 +410,8 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------- run
 def _register_run(commands: argparse._SubParsersAction) -> None:
+    from quilt_hf.commands.build import add_executor_arguments
+
     p = commands.add_parser(
         "run",
         help="fetch + process every video of a videos.jsonl, resumably",
@@ -422,7 +421,14 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--videos", type=Path, required=True, help="videos.jsonl from `discover`")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="videos processed in parallel (1); with --executor ray and no --ray-address, the "
+        "CPUs of the local Ray started here",
+    )
+    add_executor_arguments(p)  # the same executors and flags as `quilt build`; videos are `quilt`
     p.add_argument(
         "--asr-fallback",
         choices=("whisper", "pocketsphinx"),
@@ -434,6 +440,7 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from quilt_hf.commands.build import make_executor
     from quilt_hf.sources.youtube.discover import read_videos_jsonl
     from quilt_hf.sources.youtube.run import ProcessOptions, run_videos
 
@@ -453,7 +460,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.out,
         fetch_options=fetch_options,
         process_options=options,
-        workers=args.workers,
+        executor=make_executor(args),  # a missing Ray cluster fails here, before any output
     )
     print(
         f"{summary['status']} failures: {summary['failures']} pairs: {summary['pairs']} "

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from quilt_hf.image_groups import image_codes
+
 DEFAULT_KS = (1, 5, 10, 50, 200)  # the paper's retrieval table reports up to R@200 on ARCH
 
 
@@ -31,19 +33,11 @@ class RetrievalPairs:
 
 
 def pairs_from_rows(rows: Sequence[dict[str, Any]], key: str = "image_sha256") -> RetrievalPairs:
-    """Group rows by image key (falls back to the row index when the key is empty)."""
-    index_of: dict[str, int] = {}
-    images: list[Any] = []
-    texts: list[str] = []
-    text_image: list[int] = []
-    for row_number, row in enumerate(rows):
-        image_key = row.get(key) or f"row-{row_number}"
-        if image_key not in index_of:
-            index_of[image_key] = len(images)
-            images.append(row["image"])
-        texts.append(row["caption"])
-        text_image.append(index_of[image_key])
-    return RetrievalPairs(images, texts, np.asarray(text_image, dtype=np.int64))
+    """Group rows by image key (``image_groups.image_codes``: a row without one is its own image)."""
+    codes = image_codes([row.get(key) for row in rows])
+    _, first_rows = np.unique(codes, return_index=True)  # codes are dense: one per image, in order
+    images = [rows[int(row_number)]["image"] for row_number in first_rows]
+    return RetrievalPairs(images, [row["caption"] for row in rows], codes)
 
 
 def recall_at_k(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from quilt_hf.gallery.source import iter_batches
 from quilt_hf.gallery.thumbs import THUMB_SIZE, ThumbnailMaker, thumb_key
 from quilt_hf.gallery.timeline import VideoPair, read_video_dirs, write_timelines
 from quilt_hf.schema import MAGNIFICATIONS
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,16 @@ PAGE_SIZE = 48
 MAGNIFICATION_VALUES = sorted(MAGNIFICATIONS)  # -1, 0, 1, 2
 NO_PATHOLOGY = "(none)"
 CAPTION_IN_TIMELINE = 400  # characters of each caption kept for the timeline pages
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def video_page_name(video_id: str) -> str:
     """A file name for a video's timeline page that is safe whatever the id holds."""
-    if _SAFE_ID.match(video_id):
-        return f"{video_id}.html"
-    import hashlib
+    try:
+        return f"{check_video_id(video_id)}.html"
+    except InvalidVideoId:
+        import hashlib
 
-    return "v_" + hashlib.sha256(video_id.encode()).hexdigest()[:16] + ".html"
+        return "v_" + hashlib.sha256(video_id.encode()).hexdigest()[:16] + ".html"
 
 
 def js_call(function: str, *args: Any) -> str:

@@ -28,8 +28,9 @@ from typing import Any
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
 from quilt_hf.sources.inputs import expand_patterns
-from quilt_hf.sources.youtube.filter import safe_video_id
-from quilt_hf.sources.youtube.run import ProcessOptions
+from quilt_hf.sources.youtube.fetch import FetchOptions
+from quilt_hf.sources.youtube.run import ProcessOptions, run_video
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -122,44 +123,40 @@ def _task(items: list[tuple[str, str]], options: dict[str, Any]) -> ShardTask:
 # ---------------------------------------------------------------------------------- candidates
 def iter_candidates(task: ShardTask) -> Iterator[Candidate | SkipRecord]:
     for kind, value in task.items:
-        try:
-            if kind == "pairs":
-                pairs = Path(value)
-            elif kind == "video":
-                pairs = _process_local_video(Path(value), task.options)
-            elif kind == "page":
-                pairs = _fetch_and_process_page(value, task.options)
-            else:
-                raise SkipRecord("bad_task_item", f"unknown item kind {kind!r}")
-        except SkipRecord as skip:
-            yield skip
+        if kind == "pairs":
+            yield from pair_candidates(Path(value))
             continue
-        yield from pair_candidates(pairs)
+        if kind == "video":
+            row = _local_video_row(Path(value), task.options)
+        elif kind == "page":
+            row = {"id": Path(urllib.parse.urlparse(value).path).stem, "webpage_url": value}
+        else:
+            yield SkipRecord("bad_task_item", f"unknown item kind {kind!r}")
+            continue
+        # the same per-video task as `quilt youtube run`; a finished work folder is reused
+        work_dir = task.options["work_dir"]
+        result = run_video(row, work_dir, FetchOptions(), task.options["process"])
+        if result["status"] == "failed":
+            yield SkipRecord(_skip_reason(result), f"{value}: {result.get('detail', '')}")
+            continue
+        yield from pair_candidates(Path(work_dir) / result["id"] / "pairs.jsonl")
 
 
-def _process_local_video(video: Path, options: dict[str, Any]) -> Path:
-    """Run ``process_video`` on a local file into ``work_dir/<id>/`` unless already done."""
-    try:
-        video_id = safe_video_id(video.stem)
-    except ValueError as error:
-        raise SkipRecord("unsafe_id", str(error)) from error
-    folder = Path(options["work_dir"]) / video_id
-    if not (folder / "stats.json").is_file():
-        process: ProcessOptions = options["process"]
-        captions = _captions_for(video, options)
-        asr = process.asr
-        if asr == "captions" and captions is None:
-            if not process.asr_fallback:
-                raise SkipRecord(
-                    "no_captions", f"{video.name}: no captions ({options['captions']})"
-                )
-            asr = process.asr_fallback
-        info_path = video.with_name(f"{video.stem}.info.json")
-        info = _read_json(info_path) if info_path.is_file() else None
-        _process(
-            video, folder, captions=captions, video_id=video_id, info=info, asr=asr, process=process
-        )
-    return folder / "pairs.jsonl"
+def _local_video_row(video: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """A local video as ``run_video``'s row: its captions (per ``captions``) and info json."""
+    captions = _captions_for(video, options)
+    info = video.with_name(f"{video.stem}.info.json")
+    return {
+        "id": video.stem,
+        "video_path": str(video),
+        "captions_path": str(captions) if captions else None,
+        "info_path": str(info) if info.is_file() else None,
+    }
+
+
+def _skip_reason(result: dict[str, Any]) -> str:
+    """A failed video's skip reason: ``run_video``'s reason, ``fetch_`` before a fetch failure's."""
+    return f"fetch_{result['reason']}" if result.get("stage") == "fetch" else result["reason"]
 
 
 def _captions_for(video: Path, options: dict[str, Any]) -> Path | None:
@@ -171,62 +168,6 @@ def _captions_for(video: Path, options: dict[str, Any]) -> Path | None:
     else:
         path = Path(options["base_dir"]) / str(setting).format(stem=video.stem)
     return path if path.is_file() else None
-
-
-def _fetch_and_process_page(url: str, options: dict[str, Any]) -> Path:
-    from quilt_hf.sources.youtube.fetch import fetch_video
-    from quilt_hf.sources.youtube.run import process_folder
-
-    stem = Path(urllib.parse.urlparse(url).path).stem
-    try:
-        video_id = safe_video_id(stem)
-    except ValueError as error:
-        raise SkipRecord("unsafe_id", f"{url}: {error}") from error
-    work = Path(options["work_dir"])
-    folder = work / video_id
-    if not (folder / "stats.json").is_file():
-        fetched = fetch_video({"id": video_id, "webpage_url": url}, work)
-        if fetched["status"] == "failed":
-            raise SkipRecord(f"fetch_{fetched['reason']}", f"{url}: {fetched.get('detail', '')}")
-        try:
-            process_folder(video_id, folder, options["process"])
-        except SkipRecord:
-            raise
-        except Exception as error:  # one broken video is a skip, not a failed shard
-            raise SkipRecord("process_failed", f"{url}: {type(error).__name__}: {error}") from error
-    return folder / "pairs.jsonl"
-
-
-def _process(
-    video: Path,
-    folder: Path,
-    *,
-    captions: Path | None,
-    video_id: str,
-    info: Any,
-    asr: str,
-    process: ProcessOptions,
-) -> None:
-    from quilt_hf.video.pipeline import process_video
-
-    try:
-        process_video(
-            video,
-            folder,
-            captions=captions if asr == "captions" else None,
-            asr=asr,
-            corrector=process.corrector,
-            classifier=process.classifier,
-            video_id=video_id,
-            info=info,
-            **process.extra,
-        )
-    except SkipRecord:
-        raise
-    except Exception as error:  # a corrupt video is a counted skip, the other videos go on
-        raise SkipRecord(
-            "process_failed", f"{video.name}: {type(error).__name__}: {error}"
-        ) from error
 
 
 def _read_json(path: Path) -> Any:
@@ -286,8 +227,8 @@ def pair_candidates(pairs_path: Path) -> Iterator[Candidate | SkipRecord]:
 
 def _candidate(row: dict[str, Any], root: Path, info: dict[str, Any], where: str) -> Candidate:
     try:
-        video_id = safe_video_id(row.get("video_id"))
-    except ValueError as error:
+        video_id = check_video_id(row.get("video_id"))
+    except InvalidVideoId as error:
         raise SkipRecord("unsafe_id", f"{where}: {error}") from error
     relative = str(row.get("image_path") or "")
     image = (root / relative).resolve()

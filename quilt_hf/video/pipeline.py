@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -43,17 +42,7 @@ from quilt_hf.video.align import (
 )
 from quilt_hf.video.static_windows import WindowParams
 from quilt_hf.video.views import MOVING_KEYFRAME_RULE
-
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-
-
-def check_video_id(video_id: str) -> str:
-    """A video id becomes part of file names: letters, digits, ``_-.``; no path, no ``..``."""
-    if not isinstance(video_id, str) or not VIDEO_ID.match(video_id) or ".." in video_id:
-        raise QuiltError(
-            f"invalid video id {video_id!r}: use letters, digits, '_', '-', '.' (no paths)"
-        )
-    return video_id
+from quilt_hf.video_id import check_video_id  # the one id check; tests import it here too
 
 
 def _as_list(value: Any) -> list[str]:

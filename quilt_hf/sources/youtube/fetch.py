@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt_hf.sources.youtube.filter import safe_video_id
 from quilt_hf.sources.youtube.ytdlp_log import YtdlpLogger
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,11 @@ def classify_error(message: str) -> str:
     return next((reason for needle, reason in rules if needle in text), "download_error")
 
 
+def unsafe_id_result(row: dict[str, Any], error: InvalidVideoId) -> dict[str, Any]:
+    """The failed result row of a row whose id cannot name a folder (fetch and run share it)."""
+    return {"id": row.get("id"), "status": "failed", "reason": "unsafe_id", "detail": str(error)}
+
+
 def fetch_video(
     row: dict[str, Any], out_dir: Path, options: FetchOptions | None = None
 ) -> dict[str, Any]:
@@ -198,14 +203,9 @@ def fetch_video(
     options = options or FetchOptions()
     out_dir = Path(out_dir)
     try:
-        video_id = safe_video_id(row.get("id"))
-    except ValueError as error:
-        return {
-            "id": row.get("id"),
-            "status": "failed",
-            "reason": "unsafe_id",
-            "detail": str(error),
-        }
+        video_id = check_video_id(row.get("id"))
+    except InvalidVideoId as error:
+        return unsafe_id_result(row, error)
     url = row.get("webpage_url") or f"https://www.youtube.com/watch?v={video_id}"
     folder = out_dir / video_id
     result: dict[str, Any] = {"id": video_id, "url": url}

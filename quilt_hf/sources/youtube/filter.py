@@ -8,29 +8,17 @@ where the rule needs it (a language or captions requirement on a full info dict)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 # yt-dlp's ``live_status`` values that mean the video is not a finished recording.
 NOT_RECORDED = {"is_live", "is_upcoming", "post_live"}
 # ``availability`` values we cannot download without an account.
 RESTRICTED = {"private", "premium_only", "subscriber_only", "needs_auth"}
 SHORTS_MAX_SECONDS = 180  # YouTube Shorts are at most 3 minutes
-# YouTube ids; other sites (and our loopback pages) have other ids, checked by ``safe_video_id``.
-SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
-
-
-def safe_video_id(video_id: object) -> str:
-    """Return ``video_id`` if it can be used as a folder name, else raise ``ValueError``.
-
-    Ids come from remote metadata and from user files; they name folders, so anything with path
-    characters (``/``, ``\\``, ``..``, NUL, leading dot) is rejected, never sanitised into a path.
-    """
-    if not isinstance(video_id, str) or not SAFE_ID.fullmatch(video_id) or ".." in video_id:
-        raise ValueError(f"unsafe video id {video_id!r}: only letters, digits, '_', '-', '.'")
-    return video_id
 
 
 @dataclass(frozen=True)
@@ -109,8 +97,8 @@ def rejection(info: Mapping[str, Any], config: FilterConfig) -> tuple[str, str] 
     flat = info.get("_type") in ("url", "url_transparent")
     if not (flat and info.get("id") is None):  # a feed's flat entry gets its id on extraction
         try:
-            safe_video_id(info.get("id"))
-        except ValueError as error:
+            check_video_id(info.get("id"))
+        except InvalidVideoId as error:
             return "unsafe_id", str(error)
     live_status = info.get("live_status")
     if live_status in NOT_RECORDED or info.get("is_live"):

@@ -1,9 +1,14 @@
-"""``quilt youtube run``: fetch + process many videos as resumable per-video tasks.
+"""One video in, its pairs out: the per-video task of ``quilt youtube run`` and of the ``quilt``
+build source (``sources/quilt.py``), run on the shared executors (``executors.LocalExecutor``,
+``ray_executor.RayExecutor``).
 
-One task per video, in ``OUT/<video_id>/`` (the fetch layout, then ``process_video``'s
-``images/``, ``pairs.jsonl`` and ``stats.json``). ``stats.json`` is written last by
+``run_video`` works in ``OUT/<video_id>/`` (the fetch layout, then ``process_video``'s ``images/``,
+``pairs.jsonl`` and ``stats.json``). A row is a video page to fetch with yt-dlp (a
+``videos.jsonl`` row: ``id``, ``webpage_url``) or a local video (``id``, ``video_path``,
+``captions_path``, ``info_path``: nothing to fetch). ``stats.json`` is written last by
 ``process_video``, so a folder that has it is done and a rerun skips it; anything else is redone.
-A failing video is recorded with its reason in ``OUT/run_summary.json`` and never stops the others.
+A failing video is a result row with its stage and reason, never an exception, so one bad video
+never stops the others; ``run_videos`` writes them all to ``OUT/run_summary.json``.
 """
 
 from __future__ import annotations
@@ -12,19 +17,29 @@ import json
 import logging
 import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError, SkipRecord
-from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video, find_files
-from quilt_hf.sources.youtube.filter import safe_video_id
+from quilt_hf.executors import LocalExecutor, TaskOutcome
+from quilt_hf.records import ShardTask
+from quilt_hf.sources.youtube.fetch import (
+    FetchOptions,
+    VideoFiles,
+    fetch_video,
+    find_files,
+    unsafe_id_result,
+)
+from quilt_hf.video_id import InvalidVideoId, check_video_id
 
 log = logging.getLogger(__name__)
 
 SUMMARY_NAME = "run_summary.json"
+# the build subset these videos feed: `--ray-resources quilt=num_gpus:1` and `--ray-actors quilt=N`
+# place `quilt youtube run`'s videos exactly as they place the build's
+SUBSET = "quilt"
 
 
 @dataclass
@@ -38,17 +53,18 @@ class ProcessOptions:
     extra: dict[str, Any] = field(default_factory=dict)  # more process_video keyword arguments
 
 
-def process_folder(
-    video_id: str, folder: Path, options: ProcessOptions, info: dict[str, Any] | None = None
+def process_files(
+    video_id: str, folder: Path, files: VideoFiles, options: ProcessOptions
 ) -> dict[str, Any]:
-    """Run ``process_video`` on the fetched files of ``folder``; return its stats."""
-    files = find_files(folder, video_id)
+    """Run ``process_video`` on one video's files into ``folder``; return its stats."""
     if files.video is None:
-        raise SkipRecord("no_video_file", f"no {video_id}.mp4 in {folder}")
+        raise SkipRecord("no_video_file", f"no {video_id} video in {folder}")
     asr = options.asr
     if asr == "captions" and files.captions is None:
         if not options.asr_fallback:
-            raise SkipRecord("no_captions", "no English captions; pass --asr-fallback whisper")
+            raise SkipRecord(
+                "no_captions", f"{files.video.name}: no captions; pass --asr-fallback whisper"
+            )
         asr = options.asr_fallback
     from quilt_hf.video.pipeline import process_video
 
@@ -60,35 +76,44 @@ def process_folder(
         corrector=options.corrector,
         classifier=options.classifier,
         video_id=video_id,
-        info=info if info is not None else files.info(),
+        info=files.info(),
         **options.extra,
     )
+
+
+def local_files(row: dict[str, Any]) -> VideoFiles:
+    """The files of a local-video row (``video_path``, optional ``captions_path``, ``info_path``)."""
+
+    def path(key: str) -> Path | None:
+        return Path(row[key]) if row.get(key) else None
+
+    return VideoFiles(path("video_path"), path("captions_path"), path("info_path"))
 
 
 def run_video(
     row: dict[str, Any], out_dir: str, fetch_options: FetchOptions, process_options: ProcessOptions
 ) -> dict[str, Any]:
-    """One resumable task: fetch, then process. Never raises: the result row says what happened."""
+    """One resumable video: fetch (unless local), then process. Never raises: the result row says
+    what happened (``status``; on failure ``stage``, ``reason``, ``detail``)."""
     started = time.perf_counter()
     try:
-        video_id = safe_video_id(row.get("id"))
-    except ValueError as error:
-        return {
-            "id": row.get("id"),
-            "status": "failed",
-            "stage": "input",
-            "reason": "unsafe_id",
-            "detail": str(error),
-        }
+        video_id = check_video_id(row.get("id"))
+    except InvalidVideoId as error:
+        return {**unsafe_id_result(row, error), "stage": "input"}
     out = Path(out_dir)
     folder = out / video_id
     if (folder / "stats.json").is_file():
         return {"id": video_id, "status": "done_before", "pairs": _pairs_in(folder)}
-    fetched = fetch_video(row, out, fetch_options)
-    if fetched["status"] == "failed":
-        return {**fetched, "stage": "fetch"}
+    fetched: dict[str, Any] = {}
+    if row.get("video_path"):
+        files = local_files(row)
+    else:
+        fetched = fetch_video(row, out, fetch_options)
+        if fetched["status"] == "failed":
+            return {**fetched, "stage": "fetch"}
+        files = find_files(folder, video_id)
     try:
-        stats = process_folder(video_id, folder, process_options)
+        stats = process_files(video_id, folder, files, process_options)
     except SkipRecord as skip:
         detail = skip.detail
         if skip.reason == "no_captions" and fetched.get("captions_error"):
@@ -125,6 +150,19 @@ def run_video(
     }
 
 
+def video_task(row: dict[str, Any]) -> ShardTask:
+    """A video row as the unit the executors run (a ``quilt`` task; the row travels as JSON)."""
+    return ShardTask(SUBSET, str(row.get("id")), (("video_row", json.dumps(row, sort_keys=True)),))
+
+
+def run_video_task(
+    task: ShardTask, out_dir: str, fetch_options: FetchOptions, process_options: ProcessOptions
+) -> dict[str, Any]:
+    """``run_video`` on the row of a ``video_task``: the function the executors call."""
+    [(_, row)] = task.items
+    return run_video(json.loads(row), out_dir, fetch_options, process_options)
+
+
 def _pairs_in(folder: Path) -> int | None:
     try:
         return json.loads((folder / "stats.json").read_text()).get("pairs")
@@ -138,44 +176,23 @@ def run_videos(
     *,
     fetch_options: FetchOptions | None = None,
     process_options: ProcessOptions | None = None,
+    executor: Any = None,
     workers: int = 1,
-    progress: bool = True,
 ) -> dict[str, Any]:
-    """Run every video (``workers`` processes), write and return ``OUT/run_summary.json``."""
-    from tqdm import tqdm
-
+    """Run every video on ``executor`` (default: a ``LocalExecutor`` of ``workers`` processes);
+    write and return ``OUT/run_summary.json``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fetch_options = fetch_options or FetchOptions()
     process_options = process_options or ProcessOptions()
-    results: list[dict[str, Any]] = []
-    bar = tqdm(total=len(rows), desc="videos", unit="video", disable=not progress)
-    if workers <= 1:
-        for row in rows:
-            results.append(run_video(row, str(out_dir), fetch_options, process_options))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures: dict[Future, dict[str, Any]] = {
-                pool.submit(run_video, row, str(out_dir), fetch_options, process_options): row
-                for row in rows
-            }
-            for future in as_completed(futures):
-                try:
-                    results.append(future.result())
-                except Exception as error:  # a worker killed by the OS (e.g. out of memory)
-                    row = futures[future]
-                    results.append(
-                        {
-                            "id": row.get("id"),
-                            "status": "failed",
-                            "stage": "worker",
-                            "reason": "worker_died",
-                            "detail": str(error),
-                        }
-                    )
-                bar.update()
-    bar.close()
+    executor = executor or LocalExecutor(workers=workers)
+    tasks = [video_task(row) for row in rows]
+    report = executor.run(
+        run_video_task, tasks, str(out_dir), fetch_options, process_options, desc="videos"
+    )
+    results = [
+        outcome.result if outcome.ok else _worker_failure(outcome) for outcome in report.outcomes
+    ]
     results.sort(key=lambda r: str(r.get("id")))
     summary = {
         "videos": len(rows),
@@ -188,3 +205,15 @@ def run_videos(
     }
     write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _worker_failure(outcome: TaskOutcome) -> dict[str, Any]:
+    """The result row of a video whose worker died (killed, out of memory, Ray retries spent)."""
+    [(_, row)] = outcome.task.items
+    return {
+        "id": json.loads(row).get("id"),
+        "status": "failed",
+        "stage": "worker",
+        "reason": "worker_died",
+        "detail": outcome.error,
+    }
