@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import imagehash
@@ -25,19 +26,11 @@ from quilt_hf.errors import SkipRecord
 from quilt_hf.filters.histology import DEFAULT_CLASSIFIER
 from quilt_hf.images import load_image
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.schema import SchemaError, make_record
+from quilt_hf.schema import SUBSETS, SchemaError, make_record
 from quilt_hf.shards import ARROW_SCHEMA, ShardStats, ShardWriter, is_done, read_all_stats
 from quilt_hf.splits import assign_split
 
 log = logging.getLogger(__name__)
-
-# The build source module of each subset (each exposes plan_shards and iter_candidates).
-SOURCE_MODULES = {
-    "quilt": "quilt_hf.sources.quilt",
-    "openpath": "quilt_hf.sources.twitter",
-    "pubmed": "quilt_hf.sources.pubmed",
-    "laion": "quilt_hf.sources.web",
-}
 
 # Work shards carry two columns the final dataset drops: the perceptual hash for cross-source
 # near-duplicate removal at assembly, and the classifier's probability for auditing.
@@ -47,8 +40,11 @@ WORK_SCHEMA = ARROW_SCHEMA.append(pa.field("phash", pa.uint64())).append(
 CLASSIFY_BATCH = 16
 
 
-def source_module(subset: str):
-    return importlib.import_module(SOURCE_MODULES[subset])
+def source_module(subset: str) -> ModuleType:
+    """The build source of a subset: ``quilt_hf/sources/<subset>.py`` (plan_shards, iter_candidates)."""
+    if subset not in SUBSETS:
+        raise KeyError(f"no build source for subset {subset!r}; subsets: {', '.join(SUBSETS)}")
+    return importlib.import_module(f"quilt_hf.sources.{subset}")
 
 
 @lru_cache(maxsize=4)

@@ -1,4 +1,4 @@
-"""LAION / img2dataset parquet conformance for the web source: metadata files laid out as the real
+"""LAION / img2dataset parquet conformance for the laion source: metadata files laid out as the real
 producers lay them out (schemas read from their docs and public code, rows written here).
 
 Covered: LAION-400M (``SAMPLE_ID, URL, TEXT, HEIGHT, WIDTH, LICENSE, NSFW, similarity``), LAION-5B
@@ -26,7 +26,7 @@ from sources_fixtures import ImageServer, make_jpeg
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate
-from quilt_hf.sources import web
+from quilt_hf.sources import laion
 
 DOWNLOAD = {"download": {"timeout": 2, "retries": 0, "threads": 4}}
 
@@ -39,11 +39,11 @@ def server():
 
 def build(tmp_path, table: pa.Table, **config):
     pq.write_table(table, tmp_path / "meta.parquet", row_group_size=3)
-    tasks = web.plan_shards({"metadata": "meta.parquet", **config}, tmp_path, 4, DOWNLOAD)
+    tasks = laion.plan_shards({"metadata": "meta.parquet", **config}, tmp_path, 4, DOWNLOAD)
     out = []
     for task in tasks:
         json.dumps(list(task.items))
-        out.extend(web.iter_candidates(task))
+        out.extend(laion.iter_candidates(task))
     return [c for c in out if isinstance(c, Candidate)], [
         s for s in out if isinstance(s, SkipRecord)
     ]
@@ -83,12 +83,12 @@ def test_img2dataset_txt_caption_column_is_read(tmp_path, server):
 def test_no_caption_column_is_a_clear_error_naming_the_columns(tmp_path):
     pq.write_table(pa.table({"url": ["http://x/1"], "description": ["d"]}), tmp_path / "m.parquet")
     with pytest.raises(QuiltError, match=r"no caption column.*'url', 'description'"):
-        web.plan_shards({"metadata": "m.parquet"}, tmp_path, 4, DOWNLOAD)
+        laion.plan_shards({"metadata": "m.parquet"}, tmp_path, 4, DOWNLOAD)
     # naming the column in build.yaml reads it
-    tasks = web.plan_shards(
+    tasks = laion.plan_shards(
         {"metadata": "m.parquet", "caption_column": "description"}, tmp_path, 4, DOWNLOAD
     )
-    rows = [r for t in tasks for i in t.items for r in web.read_rows(**i)]
+    rows = [r for t in tasks for i in t.items for r in laion.read_rows(**i)]
     assert [r["caption"] for r in rows] == ["d"]
 
 
@@ -112,9 +112,9 @@ def test_build_yaml_column_settings(tmp_path, server):
     assert [c.caption for c in kept] == ["Reticulin stain"]
     assert [s.reason for s in skips] == ["low_similarity"]
     with pytest.raises(QuiltError, match="no url column.*'nope'"):
-        web.plan_shards({"metadata": "meta.parquet", "url_column": "nope"}, tmp_path, 4, {})
+        laion.plan_shards({"metadata": "meta.parquet", "url_column": "nope"}, tmp_path, 4, {})
     with pytest.raises(QuiltError, match="caption_column must be a column name"):
-        web.plan_shards({"metadata": "meta.parquet", "caption_column": 3}, tmp_path, 4, {})
+        laion.plan_shards({"metadata": "meta.parquet", "caption_column": 3}, tmp_path, 4, {})
 
 
 # --- the producers' schemas ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from sources_fixtures import ImageServer, make_jpeg, write_jsonl
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate
-from quilt_hf.sources import twitter
+from quilt_hf.sources import openpath
 from quilt_hf.text.clean import clean_caption
 
 DOWNLOAD = {"download": {"timeout": 2, "retries": 0, "threads": 2}}
@@ -64,9 +64,9 @@ def build(tmp_path, lines, requested=None):
         (tmp_path / "ids.txt").write_text("\n".join(requested) + "\n")
         config["requested_ids"] = "ids.txt"
     out = []
-    for task in twitter.plan_shards(config, tmp_path, 50, DOWNLOAD):
+    for task in openpath.plan_shards(config, tmp_path, 50, DOWNLOAD):
         json.dumps(list(task.items))
-        out.extend(twitter.iter_candidates(task))
+        out.extend(openpath.iter_candidates(task))
     return [c for c in out if isinstance(c, Candidate)], [
         s for s in out if isinstance(s, SkipRecord)
     ]
@@ -264,18 +264,18 @@ def test_api_v1_1_tweets_are_refused_with_a_clear_error(tmp_path):
     }
     path = write_jsonl(tmp_path / "v1.jsonl", [v1])
     with pytest.raises(QuiltError, match="v1.1"):
-        twitter.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
+        openpath.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
     # an archive entry wraps the same object under "tweet"
     write_jsonl(tmp_path / "v1.jsonl", [{"tweet": {**v1, "text": "x"}}])
     with pytest.raises(QuiltError, match="v1.1"):
-        twitter.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
+        openpath.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
 
 
 def test_twitter_archive_tweets_js_is_refused_with_a_clear_error(tmp_path):
     path = tmp_path / "tweets.js"
     path.write_text('window.YTD.tweets.part0 = [ {\n  "tweet" : {\n    "id_str" : "1"\n  }\n} ]\n')
     with pytest.raises(QuiltError, match="Twitter archive"):
-        twitter.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
+        openpath.plan_shards({"tweets": [path.name]}, tmp_path, 10, DOWNLOAD)
 
 
 def test_valid_v2_lines_beside_junk_are_still_read(tmp_path, server):

@@ -23,7 +23,7 @@ from quilt_hf.errors import SkipRecord
 from quilt_hf.images import load_image
 from quilt_hf.records import Candidate
 from quilt_hf.shards import read_all_stats
-from quilt_hf.sources import twitter
+from quilt_hf.sources import openpath
 from quilt_hf.tasks import ShardSettings, run_shard_task
 
 # Short limits keep the stalls cheap; retries=2 means at most 3 attempts per url.
@@ -212,12 +212,12 @@ def _keys(tweets: list[dict]) -> set[str]:
 def test_twitter_media_urls_end_verified_or_skipped_with_their_reason(tmp_path):
     with FaultServer() as server:
         config, cases = twitter_corpus(server, tmp_path)
-        tasks = twitter.plan_shards(config, tmp_path, shard_size=4, options={"download": SETTINGS})
+        tasks = openpath.plan_shards(config, tmp_path, shard_size=4, options={"download": SETTINGS})
         json.dumps([list(t.items) for t in tasks])  # tasks must travel to other processes
         outcomes: dict[str, Candidate | SkipRecord] = {}
         started = time.monotonic()
         for task in tasks:
-            for item in twitter.iter_candidates(task):
+            for item in openpath.iter_candidates(task):
                 if isinstance(item, Candidate):
                     url = item.fields["image_url"]
                 else:
@@ -259,7 +259,7 @@ def test_openpath_shard_task_counts_every_faulty_url_as_a_row_or_a_reasoned_skip
             ],  # fmt: skip
         )
         config["tweets"].append("liar.jsonl")
-        tasks = twitter.plan_shards(config, tmp_path, shard_size=5, options={"download": SETTINGS})
+        tasks = openpath.plan_shards(config, tmp_path, shard_size=5, options={"download": SETTINGS})
         filters = FilterOptions(keep_non_histology=True, min_caption_chars=0)
         settings = ShardSettings(ImageOptions(), filters, val_fraction=0.0, seed=0)
         for task in tasks:

@@ -26,7 +26,7 @@ from sources_fixtures import api_response, fig, jats_article, make_composite, ph
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.sources import pubmed, twitter
+from quilt_hf.sources import openpath, pubmed
 from quilt_hf.text.captions import parse_captions, read_captions
 
 FUZZ = settings(
@@ -612,13 +612,13 @@ def run_twitter(lines: list[object | bytes], folder: Path) -> list[Candidate | S
             handle.write(raw.replace(b"\n", b" ") + b"\n")
     download = {"download": {"timeout": 1.0, "retries": 0, "threads": 2}}
     try:
-        tasks = twitter.plan_shards({"tweets": [tweets.name]}, folder, 3, download)
+        tasks = openpath.plan_shards({"tweets": [tweets.name]}, folder, 3, download)
     except QuiltError:
         return []
     items = []
     for task in tasks:
         json.dumps(list(task.items))
-        for item in twitter.iter_candidates(task):
+        for item in openpath.iter_candidates(task):
             assert isinstance(item, (Candidate, SkipRecord)), item
             items.append(item)
     return items
@@ -729,10 +729,10 @@ def test_mutated_api_responses_give_pairs_or_skips(media_server, data):
 @FUZZ
 @given(st.text(max_size=200))
 def test_tweet_text_cleaning_never_fails(text):
-    cleaned = twitter.clean_tweet_text(text)
+    cleaned = openpath.clean_tweet_text(text)
     assert cleaned == cleaned.strip()
     assert not re.search(r"https?://\S", cleaned)
-    assert isinstance(twitter.pathology_tags([text]), list)
+    assert isinstance(openpath.pathology_tags([text]), list)
 
 
 @FUZZ
@@ -744,4 +744,4 @@ def test_tweet_text_cleaning_never_fails(text):
 )
 def test_plain_tweet_words_survive_cleaning(words, separator):
     """Words without markup, links, mentions or hashtags come through unchanged."""
-    assert twitter.clean_tweet_text(separator.join(words)) == " ".join(words)
+    assert openpath.clean_tweet_text(separator.join(words)) == " ".join(words)

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from quilt_hf.records import Candidate
-from quilt_hf.sources import pubmed, twitter, web
+from quilt_hf.sources import laion, openpath, pubmed
 
 pytestmark = pytest.mark.slow  # generating the corpus and its timeouts take ~20 s here
 
-MODULES = {"openpath": twitter, "pubmed": pubmed, "laion": web}
+MODULES = {"openpath": openpath, "pubmed": pubmed, "laion": laion}
 
 
 @pytest.fixture(scope="module")

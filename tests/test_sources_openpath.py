@@ -10,7 +10,7 @@ from sources_fixtures import ImageServer, api_response, make_jpeg, photo, tweet,
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate
-from quilt_hf.sources import twitter
+from quilt_hf.sources import openpath
 
 DOWNLOAD = {"download": {"timeout": 2.0, "retries": 0, "threads": 4}}
 
@@ -19,7 +19,7 @@ def run_all(tasks):
     out = []
     for task in tasks:
         json.dumps(list(task.items))  # items must travel to other processes
-        out.extend(twitter.iter_candidates(task))
+        out.extend(openpath.iter_candidates(task))
     return out
 
 
@@ -38,7 +38,7 @@ def run_all(tasks):
     ],
 )
 def test_clean_tweet_text(raw, clean):
-    assert twitter.clean_tweet_text(raw) == clean
+    assert openpath.clean_tweet_text(raw) == clean
 
 
 @pytest.fixture()
@@ -79,9 +79,9 @@ def corpus(tmp_path):
 
 def test_pairs_threads_and_counted_skips(corpus):
     config, base, good = corpus
-    tasks = twitter.plan_shards(config, base, shard_size=2, options=DOWNLOAD)
+    tasks = openpath.plan_shards(config, base, shard_size=2, options=DOWNLOAD)
     assert [t.shard_id for t in tasks] == [f"openpath-{i:05d}" for i in range(len(tasks))]
-    assert tasks == twitter.plan_shards(config, base, shard_size=2, options=DOWNLOAD)
+    assert tasks == openpath.plan_shards(config, base, shard_size=2, options=DOWNLOAD)
     out = run_all(tasks)
     candidates = [c for c in out if isinstance(c, Candidate)]
     skips = Counter(s.reason for s in out if isinstance(s, SkipRecord))
@@ -112,7 +112,7 @@ def test_pairs_threads_and_counted_skips(corpus):
 def test_thread_never_straddles_shards(corpus):
     config, base, _ = corpus
     for size in (1, 2, 3, 50):
-        tasks = twitter.plan_shards(config, base, shard_size=size, options=DOWNLOAD)
+        tasks = openpath.plan_shards(config, base, shard_size=size, options=DOWNLOAD)
         homes = Counter(
             item["id"] for task in tasks for item in task.items if item["kind"] == "conversation"
         )
@@ -122,9 +122,9 @@ def test_thread_never_straddles_shards(corpus):
 def test_missing_root_and_config_errors(tmp_path):
     reply = tweet("11", "only the reply survived", "u1", "10", reply_to="10")
     write_jsonl(tmp_path / "t.jsonl", [api_response([reply], [])])
-    (task,) = twitter.plan_shards({"tweets": ["t.jsonl"]}, tmp_path, 10, DOWNLOAD)
-    assert [s.reason for s in twitter.iter_candidates(task)] == ["root_not_hydrated"]
+    (task,) = openpath.plan_shards({"tweets": ["t.jsonl"]}, tmp_path, 10, DOWNLOAD)
+    assert [s.reason for s in openpath.iter_candidates(task)] == ["root_not_hydrated"]
     with pytest.raises(QuiltError, match="nothing matches"):
-        twitter.plan_shards({"tweets": ["nope/*.jsonl"]}, tmp_path, 10, DOWNLOAD)
+        openpath.plan_shards({"tweets": ["nope/*.jsonl"]}, tmp_path, 10, DOWNLOAD)
     with pytest.raises(QuiltError, match="requested_ids"):
-        twitter.plan_shards({"tweets": ["t.jsonl"], "requested_ids": "x.txt"}, tmp_path, 10, {})
+        openpath.plan_shards({"tweets": ["t.jsonl"], "requested_ids": "x.txt"}, tmp_path, 10, {})

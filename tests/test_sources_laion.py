@@ -1,4 +1,4 @@
-"""The web (LAION parquet) source: row-range shards, similarity filter, downloads over loopback."""
+"""The laion source (LAION parquet): row-range shards, similarity filter, loopback downloads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sources_fixtures import ImageServer, make_jpeg
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate
-from quilt_hf.sources import web
+from quilt_hf.sources import laion
 
 DOWNLOAD = {"download": {"timeout": 0.5, "retries": 1, "threads": 4}}
 
@@ -46,7 +46,7 @@ def run(tasks):
     out = []
     for task in tasks:
         json.dumps(list(task.items))
-        out.extend(web.iter_candidates(task))
+        out.extend(laion.iter_candidates(task))
     return out
 
 
@@ -77,7 +77,7 @@ def test_rows_to_pairs_with_every_failure_counted(tmp_path, server):
     ]
     write_metadata(tmp_path / "meta.parquet", rows)
     config = {"metadata": ["*.parquet"], "min_similarity": 0.3}
-    tasks = web.plan_shards(config, tmp_path, shard_size=5, options=DOWNLOAD)
+    tasks = laion.plan_shards(config, tmp_path, shard_size=5, options=DOWNLOAD)
     assert [(t.items[0]["start"], t.items[0]["stop"]) for t in tasks] == [(0, 5), (5, 10), (10, 15)]
     out = run(tasks)
     candidates = [c for c in out if isinstance(c, Candidate)]
@@ -112,19 +112,21 @@ def test_laion_column_names_and_row_ranges_across_row_groups(tmp_path, server):
         upper=True,
     )
     for size in (1, 4, 20):
-        tasks = web.plan_shards({"metadata": "laion.parquet"}, tmp_path, size, DOWNLOAD)
-        rows = [r["caption"] for t in tasks for i in t.items for r in web.read_rows(**i)]
+        tasks = laion.plan_shards({"metadata": "laion.parquet"}, tmp_path, size, DOWNLOAD)
+        rows = [r["caption"] for t in tasks for i in t.items for r in laion.read_rows(**i)]
         assert rows == [f"cap {i}" for i in range(11)]
-    out = run(web.plan_shards({"metadata": "laion.parquet"}, tmp_path, 4, DOWNLOAD))
+    out = run(laion.plan_shards({"metadata": "laion.parquet"}, tmp_path, 4, DOWNLOAD))
     assert [c.source_id for c in out] == urls  # no similarity column value: kept at min 0
 
 
 def test_bad_config_is_a_clear_error(tmp_path):
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not parquet")
     with pytest.raises(QuiltError, match="not a readable parquet"):
-        web.plan_shards({"metadata": ["broken.parquet"]}, tmp_path, 10, {})
+        laion.plan_shards({"metadata": ["broken.parquet"]}, tmp_path, 10, {})
     pq.write_table(pa.table({"foo": [1]}), tmp_path / "nourl.parquet")
     with pytest.raises(QuiltError, match="no url column"):
-        web.plan_shards({"metadata": ["nourl.parquet"]}, tmp_path, 10, {})
+        laion.plan_shards({"metadata": ["nourl.parquet"]}, tmp_path, 10, {})
     with pytest.raises(QuiltError, match="min_similarity"):
-        web.plan_shards({"metadata": ["nourl.parquet"], "min_similarity": "high"}, tmp_path, 10, {})
+        laion.plan_shards(
+            {"metadata": ["nourl.parquet"], "min_similarity": "high"}, tmp_path, 10, {}
+        )
