@@ -34,7 +34,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": resour
 OURS_ZEROSHOT = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
-from quilt_hf.eval.benchmarks import get_benchmark, load_benchmark
+from quilt_hf.eval.downstream import get_benchmark, load_benchmark
 from quilt_hf.eval.embeddings import load_clip
 from quilt_hf.eval.zeroshot import evaluate_zeroshot
 encoder = load_clip(sys.argv[1]); bench = get_benchmark("quilt_sample")
@@ -106,7 +106,7 @@ def main() -> None:
             f"(inputs alone {r['inputs_rss_mib']:.0f} MiB; a full N x N float32 matrix would be "
             f"{n * n // 2 * 4 / 2**20:.0f} MiB)"
         )
-    from quilt_hf.eval.benchmarks import get_benchmark, load_benchmark
+    from quilt_hf.eval.downstream import get_benchmark, load_benchmark
     from quilt_hf.synthetic.tiny_clip import save_tiny_clip
 
     with tempfile.TemporaryDirectory() as tmp:

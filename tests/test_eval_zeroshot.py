@@ -11,7 +11,7 @@ from clipbench_peer import needs_clipbench, run_clipbench
 
 from quilt_hf.cli import main
 from quilt_hf.errors import QuiltError
-from quilt_hf.eval.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
+from quilt_hf.eval.downstream import BENCHMARKS, get_benchmark, load_benchmark
 from quilt_hf.eval.embeddings import load_clip
 from quilt_hf.eval.zeroshot import (
     class_embeddings,

@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from quilt_hf.eval.benchmarks import BENCHMARKS
+    from quilt_hf.eval.downstream import BENCHMARKS
 
     for bench in BENCHMARKS.values():
         print(
@@ -101,7 +101,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_zeroshot(args: argparse.Namespace) -> int:
     from quilt_hf.errors import QuiltError
-    from quilt_hf.eval.benchmarks import get_benchmark, load_benchmark
+    from quilt_hf.eval.downstream import get_benchmark, load_benchmark
     from quilt_hf.eval.embeddings import load_clip
     from quilt_hf.eval.plot import plot_zeroshot_accuracy
     from quilt_hf.eval.results import load_results, save_result
@@ -130,7 +130,7 @@ def run_zeroshot(args: argparse.Namespace) -> int:
 def run_linear_probe(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from quilt_hf.eval.benchmarks import load_benchmark
+    from quilt_hf.eval.downstream import load_benchmark
     from quilt_hf.eval.embeddings import load_clip
     from quilt_hf.eval.linear_probe import linear_probe, stratified_split
     from quilt_hf.eval.results import save_result
