@@ -19,7 +19,7 @@ from quilt_hf.sources.youtube.fetch import (
     ffmpeg_location,
     ydl_params,
 )
-from quilt_hf.sources.youtube.filter import FilterConfig
+from quilt_hf.sources.youtube.relevance import FilterConfig
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from quilt_hf.sources.youtube.discover import discover, list_sources
 from quilt_hf.sources.youtube.fetch import FetchOptions, fetch_video
-from quilt_hf.sources.youtube.filter import FilterConfig
+from quilt_hf.sources.youtube.relevance import FilterConfig
 from quilt_hf.synthetic.sample.server import serve_sample
 from quilt_hf.synthetic.sample.videos import random_spec, render_video, video_page
 

@@ -93,7 +93,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         read_keywords_text,
         write_jsonl,
     )
-    from quilt_hf.sources.youtube.filter import FilterConfig
+    from quilt_hf.sources.youtube.relevance import FilterConfig
 
     if args.no_search:
         queries: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.sources.youtube.filter import FilterConfig, rejection, summarize
+from quilt_hf.sources.youtube.relevance import FilterConfig, rejection, summarize
 from quilt_hf.sources.youtube.ytdlp_log import YtdlpLogger
 
 log = logging.getLogger(__name__)

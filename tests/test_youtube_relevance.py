@@ -1,4 +1,4 @@
-"""The discover metadata filter on info dicts in yt-dlp's ``.info.json`` format."""
+"""Video relevance (the rules of discover) on info dicts in yt-dlp's ``.info.json`` format."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from test_youtube_media import flat_search_entry, youtube_info
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.sources.youtube.discover import default_keywords, list_sources, read_keywords_text
-from quilt_hf.sources.youtube.filter import (
+from quilt_hf.sources.youtube.relevance import (
     FilterConfig,
     caption_languages,
     rejection,

@@ -1,4 +1,4 @@
-"""The metadata filter: which discovered videos are worth fetching, and why the others are not.
+"""Which discovered videos are relevant (worth fetching), judged on metadata, and why not.
 
 It reads yt-dlp info dicts (the ``.info.json`` format, or the flat entries of a search or playlist,
 which carry fewer fields). Every rule returns a stable reason key so that ``rejected.jsonl`` says
