@@ -32,7 +32,7 @@ def held_out():
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from quilt_hf.filters.train import tiny_model_and_processor
+    from quilt_hf.filters.histology_training import tiny_model_and_processor
 
     path = tmp_path_factory.mktemp("tiny_vit")
     model, processor = tiny_model_and_processor(["not_histology", "histology"])

@@ -10,7 +10,7 @@ import pytest
 from quilt_hf.cli import main
 from quilt_hf.errors import QuiltError
 from quilt_hf.filters.histology import HFImageClassifier, load_classifier
-from quilt_hf.filters.train import train_histology_classifier
+from quilt_hf.filters.histology_training import train_histology_classifier
 from quilt_hf.synthetic.labelled_images import labelled_images
 
 

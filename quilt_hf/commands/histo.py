@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from quilt_hf.errors import QuiltError
-
-DEFAULT_BASE_MODEL = "google/vit-base-patch16-224-in21k"  # same as quilt_hf.filters.train
+from quilt_hf.filters.histology_training import DEFAULT_BASE_MODEL
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from quilt_hf.filters.train import train_histology_classifier
+    from quilt_hf.filters.histology_training import train_histology_classifier
 
     metrics = train_histology_classifier(
         args.data,
