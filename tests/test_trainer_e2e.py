@@ -3,10 +3,14 @@ checkpoint in transformers and its model card. Several processes: test_trainer_m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,26 +166,47 @@ def test_module_launchers(dataset, tmp_path, launcher):
         assert summary["samples"] + summary["skipped"]["corrupt_image"] == 64
 
 
+def kill_after_first_checkpoint(command: list[str], out: Path, tmp: Path) -> None:
+    """Start a training run and SIGKILL it (its whole process group, DataLoader workers included,
+    as a dead machine would) as soon as its first checkpoint is complete."""
+    log = (tmp / "killed.log").open("w")
+    job = subprocess.Popen(
+        command, cwd=REPO, env=_env(tmp), stdout=log, stderr=log, start_new_session=True
+    )
+    first = out / "checkpoints" / "checkpoint_0" / "checkpoint_complete"
+    deadline = time.monotonic() + 240
+    while not first.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert first.exists(), (tmp / "killed.log").read_text()[-4000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
+        job.wait(timeout=60)
+        log.close()
+    assert job.returncode == -signal.SIGKILL
+    assert not (out / "final").exists(), "the run finished before it was killed"
+
+
 @pytest.mark.slow
-def test_stop_and_resume_equals_uninterrupted(dataset, tmp_path):
+def test_killed_and_resumed_equals_uninterrupted(dataset, tmp_path):
     # 41 unique images at 12 per batch: 3 batches per epoch (last partial one dropped); the step-2
-    # checkpoint is mid-epoch, so resuming must skip 2 batches of epoch 0, then cross into epoch 1.
+    # checkpoint is mid-epoch, so resuming from it must skip 2 batches of epoch 0, then cross into
+    # epoch 1 (a kill landing after the step-4 checkpoint resumes mid-epoch 1 instead).
     steps = ["--max_steps", "6", "--checkpoint_every", "2", "--checkpoints_total_limit", "2",
              "--per_device_batch_size", "12"]  # fmt: skip
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     first = run(PYTHON_M, tiny_args(dataset, whole, *steps), tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    stopped = run(PYTHON_M, tiny_args(dataset, parted, *steps, "--stop_after_steps", "3"), tmp_path)
-    assert stopped.returncode == 0, stopped.stderr[-3000:]
-    assert not (parted / "final").exists()
-    assert [p.name for p in (parted / "checkpoints").iterdir()] == ["checkpoint_0"]
+    kill_after_first_checkpoint([*PYTHON_M, *tiny_args(dataset, parted, *steps)], parted, tmp_path)
     resumed = run(PYTHON_M, tiny_args(dataset, parted, *steps, "--resume_from", "latest"), tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "at step 2" in resumed.stdout + resumed.stderr
-    assert sorted(p.name for p in (parted / "checkpoints").iterdir()) == [
-        "checkpoint_1",
-        "checkpoint_2",
-    ]
+    resumed_at = re.search(r"resumed from \S+ at step (\d+)", resumed.stdout + resumed.stderr)
+    assert resumed_at and int(resumed_at.group(1)) in (2, 4), resumed.stderr[-3000:]
+    # checkpoints after the resumed step are written again, each one whole; the limit keeps two
+    kept = sorted((parted / "checkpoints").iterdir())
+    assert [p.name for p in kept] == ["checkpoint_1", "checkpoint_2"]
+    assert all((p / "checkpoint_complete").is_file() for p in kept)
     a = load_file(str(whole / "final" / "model.safetensors"))
     b = load_file(str(parted / "final" / "model.safetensors"))
     assert a.keys() == b.keys()

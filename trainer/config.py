@@ -77,7 +77,6 @@ class TrainConfig:
     log_every: int = 10
     report_to: str = "tensorboard"  # tensorboard | wandb | all | none
     eval_hooks: list[str] = field(default_factory=list)  # "module:function" full-eval hooks
-    stop_after_steps: int = 0  # testing aid: exit (as if interrupted) after this step
 
     def validate(self) -> None:
         if self.mixed_precision not in MIXED_PRECISION:

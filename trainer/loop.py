@@ -234,7 +234,6 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
     last_eval: dict[str, float] = {}
     last_eval_step = 0
     last_train_loss: float | None = None
-    stopped_early = False
     model.train()
     # One iterator for the whole run (see TrainBatches). A whole epoch without one usable pair is
     # an error, not an endless loop.
@@ -302,30 +301,25 @@ def train(config: TrainConfig, eval_hooks: Sequence[EvalHook] = ()) -> dict[str,
             save_checkpoint(accelerator, step)
         if step >= total_steps:
             break
-        if config.stop_after_steps and step >= config.stop_after_steps:
-            stopped_early = True
-            break
         current.update(samples=0, wait=0.0, start=time.perf_counter())
         waited_from = time.perf_counter()
     stream.close()  # stops the DataLoader workers before the final evaluation and save
     bar.close()
 
     summary = _summary(accelerator, progress, timing, total_steps)
-    if not stopped_early:
-        last_eval = run_eval(progress.step) or last_eval
-        last_eval_step = progress.step if last_eval else last_eval_step
-        _save_final(accelerator, unwrapped, processor, output_dir / "final")
-        if accelerator.is_main_process:
-            run = _training_run(config, train_ds, summary, accelerator.num_processes)
-            run["final_train_loss"] = last_train_loss
-            if last_eval:
-                run["training_eval"] = {
-                    "step": last_eval_step,
-                    **{k.removeprefix("eval/"): v for k, v in last_eval.items()},
-                }
-            write_training_card(output_dir / "final", run)
+    last_eval = run_eval(progress.step) or last_eval
+    last_eval_step = progress.step if last_eval else last_eval_step
+    _save_final(accelerator, unwrapped, processor, output_dir / "final")
+    if accelerator.is_main_process:
+        run = _training_run(config, train_ds, summary, accelerator.num_processes)
+        run["final_train_loss"] = last_train_loss
+        if last_eval:
+            run["training_eval"] = {
+                "step": last_eval_step,
+                **{k.removeprefix("eval/"): v for k, v in last_eval.items()},
+            }
+        write_training_card(output_dir / "final", run)
     summary.update(last_eval)
-    summary["stopped_early"] = stopped_early
     if accelerator.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     accelerator.print(
