@@ -327,6 +327,7 @@ class Workspace:
             f'exec "{sys.executable}" -m accelerate.commands.accelerate_cli "$@"',
         )
         _shim(shims, "yt-dlp", f'exec "{sys.executable}" -m yt_dlp "$@"')
+        _shim(shims, "torchrun", f'exec "{sys.executable}" -m torch.distributed.run "$@"')
         self.env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
         self.env.update(
             PATH=f"{shims}{os.pathsep}{os.environ['PATH']}",
