@@ -138,3 +138,39 @@ def test_work_shards_are_keyed_by_what_shapes_their_rows(tmp_path):
     # the split is decided by the shard task: another split means fresh shards, never stale ones
     for text in ("val_fraction: 0.5\n", "seed: 3\n", "image: {max_side: 256}\n"):
         assert build_work_root(load(tmp_path, text), tmp_path / "out") != root
+
+
+@pytest.mark.parametrize(
+    "subset, good, typo",
+    [
+        ("openpath", "tweets", "tweet"),
+        ("pubmed", "packages", "package"),
+        ("laion", "caption_column", "caption_colum"),
+    ],
+)
+def test_a_typo_in_a_source_block_stops_quilt_build_naming_the_key(
+    sample_corpus, tmp_path, capsys, subset, good, typo
+):
+    """Through the CLI: the misspelt key fails before any output; the right spelling builds."""
+    import yaml
+
+    from quilt_hf.cli import main
+
+    config = yaml.safe_load((sample_corpus / "build.yaml").read_text())
+    block = dict(config["sources"][subset])
+    config["sources"] = {subset: block}
+    if good == "caption_column":
+        block[good] = "caption"  # the sample's web parquet names its caption column so
+    right = sample_corpus / f"right_{subset}.yaml"
+    right.write_text(yaml.safe_dump(config))
+    block[typo] = block.pop(good)
+    wrong = sample_corpus / f"typo_{subset}.yaml"
+    wrong.write_text(yaml.safe_dump(config))
+
+    out = tmp_path / "typo"
+    assert main(["build", "--config", str(wrong), "--out", str(out)]) != 0
+    message = capsys.readouterr().err
+    assert f"sources.{subset}: unknown key(s) ['{typo}']" in message
+    assert not (out / "data").exists()
+    assert main(["build", "--config", str(right), "--out", str(tmp_path / "right")]) == 0
+    assert any((tmp_path / "right" / "data").glob("train-*.parquet"))

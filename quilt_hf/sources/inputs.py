@@ -1,11 +1,24 @@
-"""Resolving a source's input patterns (``build.yaml`` globs relative to the config's folder)."""
+"""A source's ``build.yaml`` block: its keys checked, its input patterns resolved (globs relative to
+the config's folder)."""
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from quilt_hf.errors import QuiltError
+
+
+def check_source_keys(subset: str, config: Mapping[str, Any], valid: Iterable[str]) -> None:
+    """A key the source does not read is an error naming it: a typo must not be ignored."""
+    valid = set(valid)
+    unknown = set(config) - valid
+    if unknown:
+        raise QuiltError(
+            f"sources.{subset}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(valid)}"
+        )
 
 
 def expand_patterns(patterns: str | list[str] | None, base_dir: Path, *, what: str) -> list[Path]:

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from quilt_hf.download import DownloadOptions, download_many
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.sources.inputs import check_source_keys, expand_patterns
 from quilt_hf.sources.licenses import license_name
 from quilt_hf.text.clean import clean_caption
 
@@ -77,6 +77,7 @@ def _chosen_columns(config: dict) -> dict[str, str]:
 def plan_shards(
     config: dict, base_dir: Path, shard_size: int, options: dict | None = None
 ) -> list[ShardTask]:
+    check_source_keys("laion", config, ("metadata", "min_similarity", *COLUMN_SETTINGS))
     if shard_size < 1:
         raise QuiltError("shard_size must be >= 1")
     try:

@@ -47,7 +47,7 @@ from typing import Any
 from quilt_hf.download import DownloadOptions, download_many
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.sources.inputs import check_source_keys, expand_patterns
 from quilt_hf.text.clean import EMPTY, CleanCaption, clean_caption, normalise_space
 
 SUBSET = "openpath"
@@ -253,6 +253,9 @@ def _read_requested_ids(path: Path) -> list[str]:
     return ids
 
 
+SOURCE_KEYS = ("tweets", "requested_ids")  # build.yaml keys of sources.openpath
+
+
 def plan_shards(
     config: dict, base_dir: Path, shard_size: int, options: dict | None = None
 ) -> list[ShardTask]:
@@ -261,6 +264,7 @@ def plan_shards(
     Items are ``{"kind": "conversation", "id", "lines": [[path, offset], ...]}``, then
     ``{"kind": "malformed", "path", "line"}`` and ``{"kind": "missing", "id", "detail"}``.
     """
+    check_source_keys("openpath", config, SOURCE_KEYS)
     if shard_size < 1:
         raise QuiltError("shard_size must be >= 1")
     files = expand_patterns(config.get("tweets"), base_dir, what="openpath tweets")

@@ -47,7 +47,7 @@ from PIL import Image
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.images import DEFAULT_MAX_PIXELS
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.sources.inputs import check_source_keys, expand_patterns
 from quilt_hf.sources.jats_text import inline_text
 from quilt_hf.sources.licenses import license_from_text, license_name
 from quilt_hf.sources.panels import caption_panels, find_panels
@@ -116,6 +116,7 @@ def plan_shards(
     config: dict, base_dir: Path, shard_size: int, options: dict | None = None
 ) -> list[ShardTask]:
     """``shard_size`` packages per shard, in sorted path order."""
+    check_source_keys("pubmed", config, ("packages",))
     if shard_size < 1:
         raise QuiltError("shard_size must be >= 1")
     packages = [

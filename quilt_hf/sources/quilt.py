@@ -27,7 +27,7 @@ from typing import Any
 
 from quilt_hf.errors import QuiltError, SkipRecord
 from quilt_hf.records import Candidate, ShardTask
-from quilt_hf.sources.inputs import expand_patterns
+from quilt_hf.sources.inputs import check_source_keys, expand_patterns
 from quilt_hf.sources.youtube.fetch import FetchOptions
 from quilt_hf.sources.youtube.run import ProcessOptions, run_video
 from quilt_hf.video_id import InvalidVideoId, check_video_id
@@ -47,11 +47,7 @@ def plan_shards(
     """Shard tasks: pairs files packed to about ``shard_size`` rows; one video or page per task."""
     base_dir = Path(base_dir)
     config = dict(config or {})
-    unknown = set(config) - SOURCE_KEYS
-    if unknown:
-        raise QuiltError(
-            f"sources.quilt: unknown key(s) {sorted(unknown)}; valid keys: {sorted(SOURCE_KEYS)}"
-        )
+    check_source_keys("quilt", config, SOURCE_KEYS)
     if config.get("pairs"):
         files = expand_patterns(config["pairs"], base_dir, what="sources.quilt.pairs")
         return _pack_pairs(files, max(1, int(shard_size)))
