@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from cards import TEMPLATES_DIR
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 from quilt_hf.eval.results import EvalRecord, load_results
 
@@ -59,7 +60,7 @@ def without_secrets(config: dict) -> dict:
 def write_training_run(model_dir: Path, run: dict[str, Any]) -> Path:
     """Save the trainer's facts about a run next to its weights (secrets dropped)."""
     path = Path(model_dir) / TRAINING_RUN_FILE
-    path.write_text(json.dumps(without_secrets(run), indent=2), encoding="utf-8")
+    write_text_atomic(path, json.dumps(without_secrets(run), indent=2))  # a killed run: old or new
     return path
 
 

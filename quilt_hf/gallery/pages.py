@@ -1,13 +1,8 @@
-"""The HTML shell every page of a site shares, and an atomic text writer."""
+"""The HTML shell every page of a site shares (pages are written with ``quilt_hf.atomic``)."""
 
 from __future__ import annotations
 
 from html import escape
-
-from quilt_hf.atomic import write_text_atomic
-
-# a killed build never leaves half a page
-write_text = write_text_atomic
 
 
 def page(

@@ -17,9 +17,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 from quilt_hf.eval.results import EvalRecord, load_results
-from quilt_hf.gallery.pages import page, write_text
+from quilt_hf.gallery.pages import page
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def build_report(run_dir: Path, out: Path, eval_dir: Path | None = None) -> Path
             '<link rel="stylesheet" href="assets/gallery.css"></head>'
             f'<body class="card-preview"><main class="report">{body}</main></body></html>'
         )
-        write_text(out / "model_card.html", card_page)
+        write_text_atomic(out / "model_card.html", card_page)
         meta = (
             f"<details><summary>card metadata (YAML)</summary><pre>{escape(front)}</pre></details>"
             if front
@@ -242,5 +243,5 @@ def build_report(run_dir: Path, out: Path, eval_dir: Path | None = None) -> Path
         '<main class="report">' + "".join(sections) + "</main>",
         nav=NAV,
     )
-    write_text(out / "index.html", html)
+    write_text_atomic(out / "index.html", html)
     return out / "index.html"

@@ -27,10 +27,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 from quilt_hf.gallery.charts import DatasetStats
 from quilt_hf.gallery.links import source_link
-from quilt_hf.gallery.pages import page, write_text
+from quilt_hf.gallery.pages import page
 from quilt_hf.gallery.search_index import SearchIndex
 from quilt_hf.gallery.source import iter_batches
 from quilt_hf.gallery.thumbs import THUMB_SIZE, ThumbnailMaker, thumb_key
@@ -147,7 +148,7 @@ def build_site(
         if not pending:
             return
         chunk_id = len(chunk_sizes)
-        write_text(
+        write_text_atomic(
             out / "data" / "chunks" / f"{chunk_id:05d}.js", js_call("chunk", chunk_id, pending)
         )
         chunk_sizes.append(len(pending))
@@ -206,7 +207,7 @@ def build_site(
     charts = stats.render(out / "charts")
     search_shards = search.shards()
     for name, tokens in search_shards.items():
-        write_text(out / "data" / "search" / f"{name}.js", js_call("tokens", name, tokens))
+        write_text_atomic(out / "data" / "search" / f"{name}.js", js_call("tokens", name, tokens))
 
     index = {
         "title": title or f"{Path(str(dataset)).name} gallery",
@@ -222,9 +223,9 @@ def build_site(
         "videos": len(videos),
         "built": time.strftime("%Y-%m-%d %H:%M"),
     }
-    write_text(out / "data" / "index.js", js_call("index", index))
-    write_text(out / "index.html", _index_html(index["title"]))
-    write_text(out / "charts.html", _charts_html(index["title"], charts, stats.summary()))
+    write_text_atomic(out / "data" / "index.js", js_call("index", index))
+    write_text_atomic(out / "index.html", _index_html(index["title"]))
+    write_text_atomic(out / "charts.html", _charts_html(index["title"], charts, stats.summary()))
     counts = dict(thumbs.counts) | {"search_tokens": len(search.postings)}
     return SiteResult(
         out, total, len(chunk_sizes), len(videos), counts, time.perf_counter() - started

@@ -18,8 +18,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from quilt_hf.atomic import write_text_atomic
 from quilt_hf.gallery.links import clock, youtube_link
-from quilt_hf.gallery.pages import page, write_text
+from quilt_hf.gallery.pages import page
 from quilt_hf.gallery.thumbs import ThumbnailMaker, thumb_key
 
 log = logging.getLogger(__name__)
@@ -358,7 +359,7 @@ def write_timelines(
     for video_id in sorted(timelines):
         body, summary = _video_body(video_id, timelines[video_id])
         name = page_name(video_id)
-        write_text(folder / name, page(f"Video {video_id}", body, prefix="../"))
+        write_text_atomic(folder / name, page(f"Video {video_id}", body, prefix="../"))
         listed.append({"id": video_id, "page": name, **summary})
     rows = "".join(
         f'<tr><td><a href="{escape(v["page"])}">{escape(v["id"])}</a></td><td>{v["pairs"]}</td>'
@@ -371,5 +372,5 @@ def write_timelines(
         + ("" if listed else "<p>No YouTube pairs in this dataset.</p>")
         + "</main>"
     )
-    write_text(folder / "index.html", page("Videos", body, prefix="../"))
+    write_text_atomic(folder / "index.html", page("Videos", body, prefix="../"))
     return listed

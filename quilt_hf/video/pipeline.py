@@ -51,9 +51,6 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-_write_atomic = write_text_atomic  # pairs.jsonl and stats.json: never half written
-
-
 @functools.lru_cache(maxsize=2)
 def _cached_pipeline(model_id: str):
     return punctuation_pipeline(model_id)
@@ -209,7 +206,7 @@ def process_video(
             keyframe = next(k for k in keyframes if k.image_name == name)
             keyframe.image.save(images_dir / name, format="JPEG", quality=jpeg_quality)
             written.add(name)
-    _write_atomic(
+    write_text_atomic(
         out_dir / "pairs.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
     )
     lap("write")
@@ -247,5 +244,5 @@ def process_video(
         "moving_keyframe_rule": MOVING_KEYFRAME_RULE,
         "seconds": seconds,
     }
-    _write_atomic(out_dir / "stats.json", json.dumps(stats, indent=1))
+    write_text_atomic(out_dir / "stats.json", json.dumps(stats, indent=1))
     return stats
