@@ -62,11 +62,13 @@ def run_build(name: str, config_path: str, out: str, queue) -> None:
     logging.disable(logging.WARNING)  # the sample corpus has bad inputs on purpose
     from quilt_hf.build import build_dataset
     from quilt_hf.build_config import BuildConfig
+    from quilt_hf.synthetic.sample.server import serve_corpus
 
     executor, startup = make_executor(name)
-    started = time.perf_counter()
-    result = build_dataset(BuildConfig.load(config_path), out, executor=executor)
-    wall = time.perf_counter() - started
+    with serve_corpus(Path(config_path).parent):  # the sample's urls: its loopback server
+        started = time.perf_counter()
+        result = build_dataset(BuildConfig.load(config_path), out, executor=executor)
+        wall = time.perf_counter() - started
     if name.startswith("ray"):
         import ray
 

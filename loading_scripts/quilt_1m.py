@@ -24,7 +24,6 @@ from typing import Any
 import datasets
 
 from quilt_hf.assembly import Selection, run_source_shards, select_rows, target_subsets
-from quilt_hf.build import sample_server
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_card import CITATION
 from quilt_hf.errors import QuiltError
@@ -61,8 +60,7 @@ class Quilt1MBuilder(datasets.ArrowBasedBuilder):
         if build is None or not work_root:
             raise QuiltError("this builder needs build=BuildConfig and work_root=FOLDER")
         subsets = target_subsets(build, self.config.name)
-        with sample_server(build):
-            run = run_source_shards(build, work_root, subsets, self.config.executor)
+        run = run_source_shards(build, work_root, subsets, self.config.executor)
         for outcome in run.failed:
             log.warning(
                 "shard %s failed (rerun to retry): %s", outcome.task.shard_id, outcome.error

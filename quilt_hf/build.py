@@ -11,7 +11,6 @@ Output (everything stays inside ``out``)::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,6 @@ from quilt_hf.assembly import run_source_shards, select_rows, target_subsets
 from quilt_hf.atomic import write_json_atomic
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.dataset_folder import skipped_by_reason, work_shards_dir, write_dataset_folder
-from quilt_hf.errors import QuiltError
 from quilt_hf.schema import SPLITS
 
 log = logging.getLogger(__name__)
@@ -60,8 +58,7 @@ def build_dataset(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     shards_root = build_work_root(config, out_dir)
-    with sample_server(config):
-        run = run_source_shards(config, shards_root, subsets, executor)
+    run = run_source_shards(config, shards_root, subsets, executor)
     selection = select_rows(config, shards_root, subsets)
     skipped = skipped_by_reason([shards_root / subset for subset in selection.per_split])
     skipped.update(selection.dedup)
@@ -120,30 +117,6 @@ def build_work_root(config: BuildConfig, out_dir: Path) -> Path:
             "split": {"val_fraction": config.val_fraction, "seed": config.seed},
         },
     )
-
-
-@contextlib.contextmanager
-def sample_server(config: BuildConfig):
-    """Serve the sample corpus' web files on loopback for the duration of the build, if asked."""
-    if not config.sample_server:
-        yield None
-        return
-    from quilt_hf.synthetic.sample.server import serve_sample
-
-    root = (config.base_dir / config.sample_server.get("root", "web")).resolve()
-    if not root.is_relative_to(config.base_dir):
-        raise QuiltError(
-            f"sample_server.root {root} is outside the corpus folder {config.base_dir}"
-        )
-    try:
-        with serve_sample(root, port=int(config.sample_server.get("port", 0))) as base_url:
-            log.info("serving the sample corpus at %s", base_url)
-            yield base_url
-    except OSError as error:
-        raise QuiltError(
-            f"could not start the sample server on port {config.sample_server.get('port')}: {error}. "
-            "Regenerate the corpus with `quilt sample --port FREE_PORT`."
-        ) from error
 
 
 def format_summary(result: BuildReport) -> str:

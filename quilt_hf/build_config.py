@@ -70,8 +70,6 @@ class BuildConfig:
     download: DownloadOptions = field(default_factory=DownloadOptions)
     # per subset: the source module's own config (see quilt_hf/sources/*)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # the sample corpus carries its own loopback web server: {root: web, port: N}
-    sample_server: dict[str, Any] | None = None
     # parquet shard size of the final dataset
     max_shard_bytes: int = 500_000_000
     license: str = "other"
@@ -88,6 +86,12 @@ class BuildConfig:
             raise QuiltError(f"build config {path} is not valid YAML: {error}") from error
         if not isinstance(raw, dict):
             raise QuiltError(f"build config {path} must be a mapping")
+        if "sample_server" in raw:  # written by quilt sample before the server left the build
+            raise QuiltError(
+                f"{path}: `sample_server` is no longer a build key; the build does not start "
+                "servers. Regenerate the corpus with `quilt sample`, then serve it around the "
+                "build: quilt serve-sample DIR -- quilt build --config DIR/build.yaml --out OUT"
+            )
         config = from_dict(cls, raw, where=str(path))
         config.base_dir = path.resolve().parent
         config.validate()
@@ -104,9 +108,6 @@ class BuildConfig:
         if self.shard_size < 1:
             raise QuiltError(f"shard_size must be >= 1, got {self.shard_size}")
         self.filters.dedup.validate()
-        unknown = set(self.sample_server or {}) - {"root", "port"}
-        if unknown:
-            raise QuiltError(f"sample_server: unknown key(s) {sorted(unknown)}; valid: port, root")
         check_classifier_config(self.filters.histology, "filters.histology")
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,7 +46,9 @@ def run_demo(
     from quilt_hf.build import build_dataset, format_summary
     from quilt_hf.build_config import BuildConfig
     from quilt_hf.executors import LocalExecutor
+    from quilt_hf.synthetic.sample.common import SERVER_FILE
     from quilt_hf.synthetic.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.server import serve_corpus
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -56,11 +58,12 @@ def run_demo(
     )  # fmt: skip
 
     with _step(result, "sample"):
-        if not (sample_dir / "build.yaml").exists():
+        if not (sample_dir / SERVER_FILE).exists():  # none yet, or one from before server.json
             write_sample_corpus(sample_dir, seed=seed)
     with _step(result, "build"):
         config = BuildConfig.load(sample_dir / "build.yaml")
-        built = build_dataset(config, dataset_dir, executor=LocalExecutor(workers=workers))
+        with serve_corpus(sample_dir):  # the sample's stand-in for the internet
+            built = build_dataset(config, dataset_dir, executor=LocalExecutor(workers=workers))
         print(format_summary(built))
         if built.failed_tasks:
             raise QuiltError(f"{len(built.failed_tasks)} shard task(s) failed; see above")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,19 @@ def isolated_datasets_cache(tmp_path_factory, monkeypatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def sample_corpus(tmp_path_factory) -> Path:
-    """The sample corpus without videos (sources: openpath, pubmed, laion)."""
+def sample_corpus(tmp_path_factory) -> Iterator[Path]:
+    """The sample corpus without videos (sources: openpath, pubmed, laion), served all session.
+
+    Its urls point at a loopback server; like ``quilt serve-sample`` this fixture serves it around
+    every test that builds it (in this process or in a CLI the test starts).
+    """
     from quilt_hf.synthetic.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.server import serve_corpus
 
     out = tmp_path_factory.mktemp("sample") / "corpus"
     write_sample_corpus(out, seed=0, port=free_port(), videos=False)
-    return out
+    with serve_corpus(out):
+        yield out
 
 
 @pytest.fixture(scope="session")

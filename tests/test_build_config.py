@@ -46,7 +46,7 @@ def test_download_block_reaches_the_downloader(tmp_path):
         ("filters: {dedup: true}\n", "filters:dedup must be a mapping"),
         ("filters: {dedup: {exact: false}}\n", "near: true needs exact: true"),
         ("image: {max_sid: 3}\n", r"\['max_sid'\]"),
-        ("sample_server: {rot: web}\n", r"sample_server: unknown key\(s\) \['rot'\]"),
+        ("sample_server: {root: web}\n", r"no longer a build key.*quilt serve-sample DIR --"),
     ],
 )
 def test_unknown_or_inconsistent_keys_are_errors(tmp_path, text, message):

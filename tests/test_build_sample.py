@@ -151,3 +151,20 @@ def test_datasets_builder_gives_the_build_rows(sample_corpus: Path, built_sample
         assert [i["bytes"] for i in got["image"].to_pylist()] == [
             i["bytes"] for i in expected["image"].to_pylist()
         ]
+
+
+def test_the_build_starts_no_server_the_sample_is_served_around_it(tmp_path: Path):
+    """Unserved, the sample's urls refuse connections and the build counts them; served, it builds."""
+    from quilt_hf.synthetic.sample.corpus import write_sample_corpus
+    from quilt_hf.synthetic.sample.server import free_port, serve_corpus
+
+    corpus = tmp_path / "corpus"
+    write_sample_corpus(corpus, seed=0, port=free_port(), videos=False)
+    config = BuildConfig.load(corpus / "build.yaml")
+    config.sources = {"laion": config.sources["laion"]}  # urls only: enough to tell
+    unserved = build_dataset(config, tmp_path / "unserved")
+    assert unserved.skipped.get("connection_error", 0) >= 10
+    assert unserved.total_rows == 0
+    with serve_corpus(corpus):
+        served = build_dataset(config, tmp_path / "served")
+    assert "connection_error" not in served.skipped and served.total_rows >= 10

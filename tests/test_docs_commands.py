@@ -133,7 +133,9 @@ class Same:
 
 
 SAMPLE = "quilt sample --out sample"
-BUILD = "quilt build --config sample/build.yaml --out quilt_1m"
+BUILD = "quilt serve-sample sample -- quilt build --config sample/build.yaml --out quilt_1m"
+# The sample's urls point at its loopback server: a build of it runs inside `quilt serve-sample`.
+SERVED = (("quilt build", "quilt serve-sample sample -- quilt build"),)
 TRAIN = (
     "accelerate launch trainer/ --config trainer/configs/quiltnet-b32.yaml --dataset quilt_1m "
     "--output_dir runs/quiltnet-b32"
@@ -289,10 +291,11 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
 # Commands written in the docs as a template ([optional] flags): each form that runs.
 VARIANTS: dict[str, Run] = {
     "quilt build --config build.yaml --out quilt_1m --format webdataset": Run(
-        subs=(("build.yaml", "sample/build.yaml"), ("quilt_1m", "quilt_1m_wds")), needs=(SAMPLE,)
+        subs=(("build.yaml", "sample/build.yaml"), ("quilt_1m", "quilt_1m_wds"), *SERVED),
+        needs=(SAMPLE,),
     ),
     "quilt build --config build.yaml --out quilt_1m --executor ray": Run(
-        subs=(("build.yaml", "sample/build.yaml"), ("quilt_1m", "quilt_1m_ray")),
+        subs=(("build.yaml", "sample/build.yaml"), ("quilt_1m", "quilt_1m_ray"), *SERVED),
         needs=(SAMPLE,),
     ),
 }

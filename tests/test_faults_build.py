@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from quilt_hf.build import sample_server
 from quilt_hf.build_config import BuildConfig
 from quilt_hf.executors import LocalExecutor
 from quilt_hf.tasks import ShardSettings, run_shard_task, source_module
@@ -84,17 +83,13 @@ def test_ray_retries_a_task_that_dies_and_matches_local(sample_corpus, tmp_path)
             os._exit(1)
         return run_shard_task(task, work_root, settings)
 
-    with sample_server(config):
-        local = LocalExecutor(workers=1).run(
-            run_shard_task, tasks, str(tmp_path / "local"), settings
-        )
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            remote = RayExecutor(max_retries=2).run(
-                dies_once, tasks, str(tmp_path / "ray"), settings
-            )
-        finally:
-            ray.shutdown()
+    # the sample_corpus fixture serves the corpus for the whole session
+    local = LocalExecutor(workers=1).run(run_shard_task, tasks, str(tmp_path / "local"), settings)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = RayExecutor(max_retries=2).run(dies_once, tasks, str(tmp_path / "ray"), settings)
+    finally:
+        ray.shutdown()
     assert all((markers / shard).exists() for shard in doomed)  # each worker really died once
     assert not local.failed and not remote.failed, [o.error for o in remote.failed]
     assert _shard_rows(tmp_path / "ray") == _shard_rows(tmp_path / "local")

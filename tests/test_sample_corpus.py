@@ -76,11 +76,13 @@ def test_same_seed_gives_byte_identical_files_and_port_only_changes_urls(
     # Only files that carry urls or the port differ, and only by the port.
     # (labels.jsonl: a web row's source_id is its url)
     assert changed == {
-        "build.yaml", "README.md", "labels.jsonl", "openpath/tweets.jsonl", "laion/metadata.parquet"
+        "server.json", "README.md", "labels.jsonl", "openpath/tweets.jsonl", "laion/metadata.parquet"
     }  # fmt: skip
-    for name in ("build.yaml", "README.md", "labels.jsonl", "openpath/tweets.jsonl"):
+    for name in ("server.json", "README.md", "labels.jsonl", "openpath/tweets.jsonl"):
         text = original[name].decode().replace(f"127.0.0.1:{port}", f"127.0.0.1:{other_port}")
-        assert text.replace(f"port: {port}}}", f"port: {other_port}}}") == shifted[name].decode()
+        assert (
+            text.replace(f'"port": {port}}}', f'"port": {other_port}}}') == shifted[name].decode()
+        )
     urls = pq.read_table(moved.out_dir / "laion/metadata.parquet").column("url").to_pylist()
     assert all(url.startswith(f"http://127.0.0.1:{other_port}/") for url in urls)
 
@@ -105,14 +107,15 @@ def test_build_yaml_is_the_contract(corpus: Path, port: int) -> None:
     config = yaml.safe_load((corpus / "build.yaml").read_text())
     assert list(config) == [
         "name", "seed", "val_fraction", "shard_size", "image", "filters", "download",
-        "sample_server", "sources",
+        "sources",
     ]  # fmt: skip
     assert config["name"] == "quilt_1m" and config["seed"] == 0
     assert config["image"] == {"max_side": 512, "min_side": 64, "max_pixels": 50_000_000}
     assert config["filters"]["histology"] == {"backend": "stain", "threshold": 0.5}
     assert config["filters"]["dedup"] == {"exact": True, "phash_max_distance": 6}
     assert config["download"] == {"timeout": 2.0, "retries": 1, "threads": 16}
-    assert config["sample_server"] == {"root": "web", "port": port}
+    assert "sample_server" not in config  # the build starts no server (quilt serve-sample does)
+    assert json.loads((corpus / "server.json").read_text()) == {"root": "web", "port": port}
     assert config["sources"] == {
         "openpath": {
             "tweets": ["openpath/tweets.jsonl"],
@@ -414,12 +417,11 @@ def test_sample_server_answers_the_corpus_urls_as_scripted(corpus: Path, port: i
     import urllib.error
     import urllib.request
 
-    from quilt_hf.synthetic.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.server import serve_corpus
 
-    config = yaml.safe_load((corpus / "build.yaml").read_text())
     rows = pq.read_table(corpus / "laion/metadata.parquet").to_pylist()
     outcomes: dict[str, str] = {}
-    with serve_sample(corpus / config["sample_server"]["root"], config["sample_server"]["port"]):
+    with serve_corpus(corpus):
         for row in rows:
             name = row["url"].rsplit("/", 1)[1]
             try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -123,7 +125,7 @@ def test_byte_ranges(root: Path) -> None:
 
 def test_a_chosen_port_is_used_and_reusable(root: Path) -> None:
     port = free_port()
-    for _ in range(2):  # the build restarts the server on the port the corpus recorded
+    for _ in range(2):  # each `quilt serve-sample` restarts it on the port the corpus recorded
         with serve_sample(root, port=port) as base_url:
             assert base_url == f"http://127.0.0.1:{port}"
             with urllib.request.urlopen(f"{base_url}/laion/a.png", timeout=5) as response:
@@ -142,3 +144,48 @@ def test_bad_root_or_faults_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "_faults.json").write_text("{not json")
     with pytest.raises(QuiltError, match="_faults.json"), serve_sample(tmp_path):
         pass
+
+
+# --- `quilt serve-sample`: the server around a command, never inside the build ------------------
+
+
+def write_corpus_stub(corpus: Path, root: Path, port: int) -> None:
+    corpus.mkdir(exist_ok=True)
+    (corpus / "server.json").write_text(json.dumps({"root": root.name, "port": port}))
+
+
+def run_quilt(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "quilt_hf", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_serve_sample_runs_the_command_while_the_corpus_answers_on_its_port(root: Path) -> None:
+    port = free_port()
+    write_corpus_stub(root.parent, root, port)
+    fetch = f"import urllib.request; print(len(urllib.request.urlopen('http://127.0.0.1:{port}/laion/a.png').read()))"  # fmt: skip
+    done = run_quilt("serve-sample", str(root.parent), "--", "python", "-c", fetch)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(str(len(PNG)))
+    # the command's exit status is serve-sample's, and the port is free again afterwards
+    failing = run_quilt("serve-sample", str(root.parent), "--", "python", "-c", "exit(3)")
+    assert failing.returncode == 3
+    with serve_sample(root, port=port):
+        pass
+    # a leading `quilt` is this installation, on PATH or not
+    version = run_quilt("serve-sample", str(root.parent), "--", "quilt", "--version")
+    assert version.returncode == 0 and "quilt-hf" in version.stdout
+
+
+def test_serve_sample_refuses_a_folder_without_server_json_or_a_busy_port(root: Path) -> None:
+    done = run_quilt("serve-sample", str(root), "--", "python", "-c", "exit(0)")
+    assert done.returncode == 1 and "no server.json" in done.stderr
+    port = free_port()
+    write_corpus_stub(root.parent, root, port)
+    with serve_sample(root, port=port):  # someone else holds the corpus' port
+        busy = run_quilt("serve-sample", str(root.parent), "--", "python", "-c", "exit(0)")
+    assert busy.returncode == 1 and f"use port {port}" in busy.stderr
+    outside = root.parent / "server.json"
+    outside.write_text(json.dumps({"root": "../..", "port": port}))
+    escaped = run_quilt("serve-sample", str(root.parent), "--", "python", "-c", "exit(0)")
+    assert escaped.returncode == 1 and "outside the corpus folder" in escaped.stderr

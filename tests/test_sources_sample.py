@@ -24,15 +24,14 @@ MODULES = {"openpath": openpath, "pubmed": pubmed, "laion": laion}
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     from quilt_hf.synthetic.sample.corpus import write_sample_corpus
-    from quilt_hf.synthetic.sample.server import serve_sample
+    from quilt_hf.synthetic.sample.server import serve_corpus
 
     out = tmp_path_factory.mktemp("sample")
     write_sample_corpus(out, seed=0, videos=False)
     config = yaml.safe_load((out / "build.yaml").read_text())
     labels = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
     results = {}
-    server = config["sample_server"]
-    with serve_sample(out / server["root"], server["port"]):
+    with serve_corpus(out):
         for subset, module in MODULES.items():
             tasks = module.plan_shards(
                 config["sources"][subset],

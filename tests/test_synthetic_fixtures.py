@@ -82,11 +82,10 @@ def test_tiny_dataset_loads_with_load_dataset(tmp_path):
 
 # Modules outside the home that may import it, and why.
 ALLOWED_IMPORTERS = {
-    "quilt_hf/commands/sample.py": "`quilt sample` writes the sample corpus",
+    "quilt_hf/commands/sample.py": "`quilt sample` writes the sample corpus, `serve-sample` serves it",
     "quilt_hf/demo.py": "`quilt demo` runs on the sample corpus",
     "quilt_hf/filters/stain_fit.py": "`quilt histo fit-stain` fits on synthetic labelled images",
     "quilt_hf/eval/downstream.py": "the built-in `quilt_sample` benchmark is synthetic tiles",
-    "quilt_hf/build.py": "build.yaml's sample_server (to move out of the build, issue 14)",
 }
 
 

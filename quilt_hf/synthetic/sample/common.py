@@ -16,7 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-WEB_DIR = "web"  # served by quilt_hf.synthetic.sample.server; build.yaml's sample_server.root
+WEB_DIR = "web"  # what `quilt serve-sample` serves (quilt_hf.synthetic.sample.server)
+SERVER_FILE = "server.json"  # {"root": "web", "port": N}: where the corpus' urls expect the server
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 85) -> bytes:

@@ -13,7 +13,7 @@ Layout of ``DIR``::
 
 Every part draws from its own child of ``SeedSequence(seed)``, so the same seed gives byte-identical
 files, and a change in one part (or adding videos) does not shift the others. The only input
-besides the seed is the port, which is written into urls and build.yaml.
+besides the seed is the port, which is written into urls, build.yaml and server.json.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 
 from quilt_hf.errors import QuiltError
-from quilt_hf.synthetic.sample.common import WEB_DIR, CorpusWriter
+from quilt_hf.synthetic.sample.common import SERVER_FILE, WEB_DIR, CorpusWriter
 from quilt_hf.synthetic.sample.pubmed import write_sample_pubmed
 from quilt_hf.synthetic.sample.server import free_port
 from quilt_hf.synthetic.sample.tweets import write_sample_tweets
@@ -65,7 +65,8 @@ class SampleSummary:
             f"{self.non_histology_images} not; {self.faulty_images} deliberately bad)",
             f"  files: {self.files}, {self.total_bytes / 1e6:.1f} MB, {self.seconds:.1f} s",
             f"  sample server port: {self.port}; videos: {self.videos}",
-            f"  build it: quilt build --config {self.out_dir / 'build.yaml'} --out quilt_1m",
+            f"  build it: quilt serve-sample {self.out_dir} -- "
+            f"quilt build --config {self.out_dir / 'build.yaml'} --out quilt_1m",
         ]
 
 
@@ -82,7 +83,6 @@ def build_config(seed: int, port: int, sources: dict[str, Any]) -> dict[str, Any
             "dedup": {"exact": True, "phash_max_distance": 6},
         },
         "download": {"timeout": 2.0, "retries": 1, "threads": 16},
-        "sample_server": {"root": WEB_DIR, "port": port},
         "sources": sources,
     }
 
@@ -152,17 +152,19 @@ def write_sample_corpus(
     config = build_config(seed, port, sources)
     header = (
         "# Build config for the quilt-hf sample corpus (written by `quilt sample`).\n"
-        "# Paths are relative to this file's folder. Build it with:\n"
-        "#   quilt build --config build.yaml --out quilt_1m\n"
+        "# Paths are relative to this file's folder. Its urls point at the sample server\n"
+        "# (server.json), so serve the corpus around the build, from this folder:\n"
+        "#   quilt serve-sample . -- quilt build --config build.yaml --out quilt_1m\n"
     )
     writer.write(
         "build.yaml",
         (header + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)).encode(),
     )
 
+    writer.write(SERVER_FILE, (json.dumps({"root": WEB_DIR, "port": port}) + "\n").encode())
     labels = writer.labels
     summary_counts = Counter(label.histology for label in labels)
-    writer.write("README.md", _readme(config, labels).encode())
+    writer.write("README.md", _readme(config, port, labels).encode())
     created = sorted({p.name for p in out_dir.iterdir()} - existing)
     writer.write(MARKER, (json.dumps(created) + "\n").encode())
     files = [p for name in created for p in _walk(out_dir / name)]
@@ -186,7 +188,7 @@ def _walk(path: Path) -> list[Path]:
     return [p for p in sorted(path.rglob("*")) if p.is_file()]
 
 
-def _readme(config: dict[str, Any], labels: list) -> str:
+def _readme(config: dict[str, Any], port: int, labels: list) -> str:
     by_subset = Counter(label.subset for label in labels)
     histology = Counter(label.subset for label in labels if label.histology)
     faults = Counter(label.fault for label in labels if label.fault)
@@ -209,8 +211,9 @@ Kaplan-Meier curves, people, text slides, landscapes) are drawn with PIL.
 
 ## Files
 
-- `build.yaml`: the build config for exactly this corpus. `sample_server` tells the build to serve
-  `web/` on 127.0.0.1:{config["sample_server"]["port"]} while it runs (the urls below use that port).
+- `build.yaml`: the build config for exactly this corpus. Its urls point at 127.0.0.1:{port}, where
+  `quilt serve-sample DIR` serves `web/` (`server.json` records the folder and the port); build with
+  `quilt serve-sample DIR -- quilt build --config DIR/build.yaml --out quilt_1m`.
 - `openpath/tweets.jsonl`: each line is one Twitter API v2 `GET /2/tweets?ids=...` response
   (`data`, `includes.media`, `includes.users`, `errors`). Requested ids were shuffled before
   batching, so threads straddle lines: group by `conversation_id`. Replies by the thread's author

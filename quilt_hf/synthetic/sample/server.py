@@ -1,5 +1,10 @@
 """A loopback HTTP server for the sample corpus' web files, with scripted faults.
 
+The sample corpus stands in for the internet: its urls point at ``127.0.0.1:PORT``, recorded in
+the corpus' ``server.json``. ``serve_corpus(corpus_dir)`` serves it there; tests, the demo and
+``quilt serve-sample DIR -- quilt build ...`` start it around a build (the build itself never
+starts servers: to it the sample is just another set of urls).
+
 ``serve_sample(root)`` serves the files under ``root`` (the corpus' ``web/`` folder) on 127.0.0.1
 from a daemon thread. ``root/_faults.json`` maps url paths to behaviours the downloaders must
 survive::
@@ -189,6 +194,37 @@ def serve_sample(root: Path | str, port: int = 0) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def serve_corpus(corpus_dir: Path | str) -> Iterator[str]:
+    """Serve a sample corpus' web files on the port its urls use (from ``server.json``)."""
+    from quilt_hf.synthetic.sample.common import SERVER_FILE
+
+    corpus_dir = Path(corpus_dir).resolve()
+    path = corpus_dir / SERVER_FILE
+    if not path.is_file():
+        raise QuiltError(
+            f"{corpus_dir} is not a sample corpus (no {SERVER_FILE}); write one with "
+            "`quilt sample --out DIR`"
+        )
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        root, port = (corpus_dir / settings["root"]).resolve(), int(settings["port"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise QuiltError(f'{path}: expected {{"root": FOLDER, "port": N}}: {error}') from error
+    if not root.is_relative_to(corpus_dir):
+        raise QuiltError(f"{path}: root {root} is outside the corpus folder {corpus_dir}")
+    with contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(serve_sample(root, port=port))
+        except QuiltError as error:
+            raise QuiltError(
+                f"{error}. The corpus' urls use port {port}: stop what holds it, or regenerate "
+                "the corpus on a free port with `quilt sample --out DIR --port FREE_PORT`"
+            ) from error
+        logger.info("serving the sample corpus at %s", base_url)
+        yield base_url
 
 
 def free_port() -> int:
