@@ -14,7 +14,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from cards import TEMPLATES_DIR
+from quilt_hf.companions import companion
 from quilt_hf.schema import COLUMN_DOCS, FEATURES, SPLITS
 
 CITATION = """@inproceedings{ikezogwo2023quilt,
@@ -188,7 +188,7 @@ def render_dataset_card(
         ] + [{"title": "Filters common to every source", "text": COMMON_FILTERS}]
     return DatasetCard.from_template(
         card_data(summary, gated=gated),
-        template_path=str(TEMPLATES_DIR / "dataset_card.md.j2"),
+        template_path=str(companion("cards").TEMPLATES_DIR / "dataset_card.md.j2"),
         repo_id=repo_id,
         count_rows=count_rows,
         total_rows=sum(r["total"] for r in count_rows),

@@ -35,9 +35,9 @@ class DemoResult:
 
 
 def trainer_config_dir() -> Path:
-    import trainer
+    from quilt_hf.companions import companion
 
-    return Path(trainer.__file__).resolve().parent / "configs"
+    return Path(companion("trainer").__file__).resolve().parent / "configs"
 
 
 def run_demo(

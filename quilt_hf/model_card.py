@@ -25,12 +25,13 @@ from typing import Any
 
 import yaml
 
-from cards import TEMPLATES_DIR
 from quilt_hf.atomic import write_text_atomic
+from quilt_hf.companions import companion
 from quilt_hf.errors import QuiltError
 from quilt_hf.eval.results import EvalRecord, load_results
 
-TEMPLATE = TEMPLATES_DIR / "model_card.md.j2"  # the one card-template lookup: cards.TEMPLATES_DIR
+# the one card-template lookup: cards.TEMPLATES_DIR, through the companion check
+TEMPLATE = companion("cards").TEMPLATES_DIR / "model_card.md.j2"
 TRAINING_RUN_FILE = "training_run.json"
 EVAL_RESULTS_DIR = "eval_results"  # quilt eval's JSON results for this model
 CHART_FILE = "zeroshot_accuracy.png"
