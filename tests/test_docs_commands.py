@@ -167,6 +167,10 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
     "python -c \"from datasets import load_dataset; print(load_dataset('quilt_1m'))\"": Run(
         needs=(BUILD,), expect=r"DatasetDict\(\{\s+train: Dataset"
     ),
+    "quilt build --config build.yaml --out quilt_1m": Same(
+        "BUILD: the same build, of the sample corpus, inside `quilt serve-sample`"
+    ),
+    "quilt serve-sample DIR -- quilt build ...": Same("BUILD, with DIR = sample"),
     "quilt build --config build.yaml --out quilt_1m [--format webdataset] [--executor ray]": Same(
         "its bracketed flags, one at a time, in VARIANTS"
     ),
