@@ -15,7 +15,6 @@ so an image that fails to decode is skipped and counted instead of crashing the 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
@@ -77,6 +76,8 @@ def load_split(config: TrainConfig, split: str):
     """One split as a ``datasets`` Dataset (or IterableDataset when streaming)."""
     from datasets import load_dataset
 
+    from quilt_hf.dataset_loading import load_dataset as load_local_or_hub
+
     fmt = detect_format(config)
     try:
         if fmt == "webdataset":
@@ -94,12 +95,8 @@ def load_split(config: TrainConfig, split: str):
             )
             ds = _standardize_webdataset(ds)
         else:
-            ds = load_dataset(
-                config.dataset,
-                config.dataset_config,
-                split=split,
-                streaming=config.streaming,
-                cache_dir=local_cache_dir(config.dataset),
+            ds = load_local_or_hub(
+                config.dataset, config.dataset_config, split=split, streaming=config.streaming
             )
     except QuiltError:
         raise
@@ -110,25 +107,6 @@ def load_split(config: TrainConfig, split: str):
     except FileNotFoundError as err:
         raise QuiltError(f"dataset {config.dataset!r} not found: {err}") from err
     return _check_columns(ds, config, split)
-
-
-def local_cache_dir(dataset: str) -> str | None:
-    """A datasets cache folder keyed by the CONTENT of a local dataset folder.
-
-    datasets 5.2 keys the cache of a local folder by its name and config only: rebuilding
-    ``quilt_1m/`` (or training on another folder also named ``quilt_1m``) silently returns the old
-    cached rows. Keying by file names, sizes and mtimes makes a changed folder a new cache entry.
-    """
-    path = Path(dataset)
-    if not path.is_dir():
-        return None
-    from datasets import config as datasets_config
-
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        stat = file.stat()
-        digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return str(Path(datasets_config.HF_DATASETS_CACHE) / "quilt_hf_local" / digest.hexdigest()[:16])
 
 
 def _standardize_webdataset(ds):

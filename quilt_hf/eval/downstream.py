@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from quilt_hf.dataset_loading import load_dataset
 from quilt_hf.errors import QuiltError
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def _load_dataset(benchmark: Benchmark, source: str, split: str) -> tuple[Any, s
         if path.suffix.lower() == ".csv" and path.is_file():
             return _load_csv(path), None
         if path.is_dir() and (path / "README.md").is_file() and (path / "data").is_dir():
-            loaded = datasets.load_dataset(str(path))  # a quilt_1m-layout folder
+            loaded = load_dataset(path)  # a quilt_1m-layout folder
         elif path.is_dir():
             loaded = datasets.load_dataset("imagefolder", data_dir=str(path))
         else:

@@ -104,10 +104,11 @@ def load_pairs(data: str, split: str = "val", limit: int | None = None) -> Retri
     """Read a quilt_1m-schema dataset (folder or Hub id) into retrieval pairs."""
     import datasets
 
+    from quilt_hf.dataset_loading import load_dataset
     from quilt_hf.errors import QuiltError
 
     try:
-        table = datasets.load_dataset(data, split=split)
+        table = load_dataset(data, split=split)
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
         raise QuiltError(f"cannot load split {split!r} of {data!r}: {error}") from error
     missing = [c for c in ("image", "caption") if c not in table.column_names]

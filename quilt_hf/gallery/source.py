@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from quilt_hf.dataset_loading import load_dataset
 from quilt_hf.errors import QuiltError
 
 # What the gallery reads; columns a dataset lacks are filled with nulls.
@@ -78,7 +79,7 @@ def _datasets_batches(name: str) -> Iterator[pa.Table]:
     import datasets
 
     try:
-        splits = datasets.load_dataset(name)
+        splits = load_dataset(name)
     except Exception as error:  # noqa: BLE001 - any loading failure is the user's input
         raise QuiltError(f"cannot load dataset {name!r}: {error}") from error
     if isinstance(splits, datasets.Dataset):
