@@ -13,6 +13,10 @@ purple palettes), text slides, people-like photos with skin tones, natural scene
 photos (stone, wood, fabric), blank/fade frames. Fit and eval use different seeds. A quarter of them are crops of the
 real photographs bundled with scikit-image (a person, a cat, coffee, a rocket, a retina...):
 ``PHOTOS_FIT`` are cut in two regions like the slides, and ``PHOTOS_HELD_OUT`` are never fitted.
+
+The sample corpus draws its non-histology images with separate code
+(``quilt_hf.synthetic.sample.nonhistology``) so that the classifier fitted here is judged there on
+drawings it was not fitted to; the two are not merged for that reason.
 """
 
 from __future__ import annotations

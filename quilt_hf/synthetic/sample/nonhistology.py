@@ -4,6 +4,11 @@ Kinds: bar/line ``chart``, ``kaplan_meier`` survival curves (the typical non-his
 pathology paper), ``people`` (skin-toned heads and clothed bodies on a room background, like a
 conference photo or a lecturer's camera), ``text_slide`` (title and bullets on a plain background)
 and ``scene`` (sky, hills, sun, trees). Everything is generated from ``rng``, so it is reproducible.
+
+Kept apart from ``quilt_hf.synthetic.labelled_images`` on purpose: the stain classifier is fitted
+on that module's drawings, and the sample corpus (``benchmarks/histology_accuracy.py``, the sample
+build's ``not_histology`` counts) judges it on these, drawn by other code with other shapes and
+palettes. One shared renderer would score the classifier on the distribution it was fitted to.
 """
 
 from __future__ import annotations
