@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from quilt_hf.video.decode import Sample, iter_samples
+from quilt_hf.video.decode import Sample, iter_samples, rgb_image
 from quilt_hf.video.views import MovingView, ViewParams, ViewTracker
 
 # Wang et al. (2004) constants for 8-bit images: (0.01 * 255)^2 and (0.03 * 255)^2.
@@ -283,7 +283,7 @@ def median_image(yuv_frames: list[np.ndarray]) -> Image.Image:
     import av
 
     median = pixel_median(yuv_frames)
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p").to_image()
+    return rgb_image(av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p"))
 
 
 def find_windows(
