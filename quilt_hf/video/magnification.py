@@ -35,7 +35,8 @@ WIDTH = 640
 
 def nuclear_scale(image: Image.Image) -> float:
     """Characteristic blob sigma of the haematoxylin channel, in px of a 640-wide frame."""
-    image = image.convert("RGB")
+    if image.mode != "RGB":  # (convert would copy an RGB image; nothing below changes it)
+        image = image.convert("RGB")
     if image.width != WIDTH:
         height = max(8, round(image.height * WIDTH / image.width))
         image = image.resize((WIDTH, height), Image.Resampling.BILINEAR)

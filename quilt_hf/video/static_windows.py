@@ -117,7 +117,11 @@ def block_ssim(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
     x = a[:h, :w].astype(np.float32, copy=False)
     y = b[:h, :w].astype(np.float32, copy=False)
     left, right = _pooling(h, w, block)
-    moments = np.stack([x, y, x * x, y * y, x * y])
+    moments = np.empty((5, h, w), np.float32)  # x, y, x^2, y^2, xy, written in place
+    moments[0], moments[1] = x, y
+    np.multiply(x, x, out=moments[2])
+    np.multiply(y, y, out=moments[3])
+    np.multiply(x, y, out=moments[4])
     mx, my, xx, yy, xy = (left @ moments @ right) * (1.0 / (block * block))
     vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
     return ((2 * mx * my + _C1) * (2 * cov + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
