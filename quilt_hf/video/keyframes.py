@@ -36,9 +36,11 @@ IMAGE_NAMESPACE = uuid.UUID("6f1b3c52-5a57-4d1e-9b0c-7175696c7431")  # fixed: na
 # The decoder (PyAV) lets go of the GIL inside FFmpeg for each packet and needs it back for the
 # next; while the analysis thread runs Python or small numpy operations it holds the GIL, and
 # CPython lets a waiting thread take it back only after a whole switch interval (5 ms by default:
-# the "convoy effect"). At the default, the threaded frame stage took as long as analysing after
-# decoding (benchmarks/bench_frames.py, 640x360 sample lecture: 0.84 s vs 0.83 s); at 0.2 ms the
-# two run side by side (0.64 s). The setting is process-wide: it holds only while an analyser is
+# the "convoy effect"; a pure-Python busy thread made the decode loop 4x slower here). Measured on
+# the shared 2-core machine (benchmarks/bench_frames.py video, medians of 5, one core free): the
+# threaded stage took 0.84 s at 5 ms, as long as analysing after decoding (0.83 s), and 0.64 s at
+# 0.2 ms. When other processes keep both cores busy there is nothing to overlap on and the
+# setting makes no measurable difference. It is process-wide: it holds only while an analyser is
 # open and the previous value comes back when the last one closes.
 ANALYSIS_SWITCH_INTERVAL = 2e-4
 _switch_lock = threading.Lock()
