@@ -59,3 +59,13 @@ def test_not_a_video_and_missing_file_are_clear_errors(tmp_path):
         probe(text)
     with pytest.raises(QuiltError, match="not found"):
         probe(tmp_path / "missing.mp4")
+
+
+def test_rgb_image_is_pyav_to_image_pixel_for_pixel(video):
+    from quilt_hf.video.decode import rgb_image
+
+    samples = list(iter_samples(video, sample_fps=1.0, thumb_width=80))
+    for sample in samples[::3]:
+        ours, theirs = rgb_image(sample.frame), sample.frame.to_image()
+        assert ours.mode == theirs.mode == "RGB" and ours.size == theirs.size == (320, 180)
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs))

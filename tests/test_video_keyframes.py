@@ -137,3 +137,36 @@ def test_background_analyser_classifies_a_returning_slide_once(classifier):
     assert counting.seen == 3  # the returning slide reused its first answer
     assert keyframes[2].canonical == 0
     assert keyframes[2].is_histology and keyframes[2].histology_prob == keyframes[0].histology_prob
+
+
+def test_percentile_rows_is_numpy_percentile_bit_for_bit():
+    from quilt_hf.video.magnification import percentile_rows
+
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        n, rows = int(rng.integers(2, 2000)), int(rng.integers(1, 8))
+        values = rng.standard_normal((rows, n)) * rng.uniform(0.1, 100)
+        values = values.astype(np.float32 if trial % 2 else np.float64)
+        if trial % 3 == 0:
+            values = np.round(values)  # ties
+        q = (99, 50, 1, 75.5, 100, 0, 99.9)[trial % 7]
+        expected = np.percentile(values, q, axis=1)
+        got = percentile_rows(values, q)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected), (n, q)
+
+
+def test_analyser_shortens_the_switch_interval_only_while_open(classifier):
+    import sys
+
+    from quilt_hf.video.keyframes import ANALYSIS_SWITCH_INTERVAL, WindowAnalyser
+
+    before = sys.getswitchinterval()
+    short = min(before, ANALYSIS_SWITCH_INTERVAL)
+    assert short < before  # the default 5 ms is shortened
+    with WindowAnalyser(classifier):
+        with WindowAnalyser(classifier) as inner:
+            # CPython keeps the interval in whole microseconds
+            assert sys.getswitchinterval() == pytest.approx(short, abs=1e-6)
+            inner.close()  # closing twice (close, then the with block) restores once
+        assert sys.getswitchinterval() == pytest.approx(short, abs=1e-6)
+    assert sys.getswitchinterval() == pytest.approx(before, abs=1e-6)

@@ -51,6 +51,23 @@ def test_block_ssim_identical_and_local_change():
     assert changed_fraction(a, shifted, 8, 0.98) > 0.9
 
 
+def test_block_ssim_is_the_per_tile_ssim_of_wang_et_al():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0, 255, (45, 84)).astype(np.float32)  # ragged edges are left out
+    b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.float32)
+    ssim = block_ssim(a, b, 8)
+    assert ssim.shape == (5, 10)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    for i, j in [(0, 0), (2, 7), (4, 9)]:
+        x = a[8 * i : 8 * i + 8, 8 * j : 8 * j + 8].astype(np.float64)
+        y = b[8 * i : 8 * i + 8, 8 * j : 8 * j + 8].astype(np.float64)
+        cov = ((x - x.mean()) * (y - y.mean())).mean()
+        expected = ((2 * x.mean() * y.mean() + c1) * (2 * cov + c2)) / (
+            (x.mean() ** 2 + y.mean() ** 2 + c1) * (x.var() + y.var() + c2)
+        )
+        assert ssim[i, j] == pytest.approx(expected, abs=1e-3)
+
+
 def test_pixel_median_matches_numpy_and_removes_an_outlier():
     rng = np.random.default_rng(1)
     for n in range(1, 10):

@@ -210,3 +210,12 @@ def test_views_of_one_motion_are_classified_once_and_a_cut_starts_anew():
         labels = [analyser.result(window) for window in windows]
     assert len(calls) == 2  # once for chain 1, once for chain 2
     assert labels[0][:2] == labels[1][:2] == labels[2][:2]
+
+
+def test_sharpness_is_the_variance_of_the_4_neighbour_laplacian():
+    rng = np.random.default_rng(5)
+    t = rng.uniform(0, 255, (45, 80)).astype(np.float32)
+    lap = 4 * t[1:-1, 1:-1] - t[:-2, 1:-1] - t[2:, 1:-1] - t[1:-1, :-2] - t[1:-1, 2:]
+    assert sharpness(t) == float(lap.var())  # bit for bit: the same operations in order
+    blurred = 0.25 * (t[:-1, :-1] + t[1:, :-1] + t[:-1, 1:] + t[1:, 1:])
+    assert sharpness(blurred) < 0.5 * sharpness(t)

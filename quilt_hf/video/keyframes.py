@@ -10,13 +10,17 @@
 - **Magnification.** ``magnification.estimate_magnification`` on histology images only.
 - **Overlap.** ``WindowAnalyser`` classifies each window's image in a background thread as soon
   as the window closes, while decoding goes on (the decoder runs on about one core here);
-  ``build_keyframes`` then only collects the answers.
+  ``build_keyframes`` then only collects the answers. While an analyser is open the interpreter's
+  thread switch interval is shortened (``ANALYSIS_SWITCH_INTERVAL``, see there): with the default
+  the two threads took turns instead of running side by side.
 - **Names.** ``{video_id}_image_{uuid}.jpg`` as released, with ``uuid5(video id, window start)`` so a
   rerun over the same video writes the same names.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +32,37 @@ from PIL import Image
 from quilt_hf.video.static_windows import StaticWindow
 
 IMAGE_NAMESPACE = uuid.UUID("6f1b3c52-5a57-4d1e-9b0c-7175696c7431")  # fixed: names are reproducible
+
+# The decoder (PyAV) lets go of the GIL inside FFmpeg for each packet and needs it back for the
+# next; while the analysis thread runs Python or small numpy operations it holds the GIL, and
+# CPython lets a waiting thread take it back only after a whole switch interval (5 ms by default:
+# the "convoy effect"; a pure-Python busy thread made the decode loop 4x slower here). Measured on
+# the shared 2-core machine (benchmarks/bench_frames.py video, medians of 5, one core free): the
+# threaded stage took 0.84 s at 5 ms, as long as analysing after decoding (0.83 s), and 0.64 s at
+# 0.2 ms. When other processes keep both cores busy there is nothing to overlap on and the
+# setting makes no measurable difference. It is process-wide: it holds only while an analyser is
+# open and the previous value comes back when the last one closes.
+ANALYSIS_SWITCH_INTERVAL = 2e-4
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+def _shorten_switch_interval() -> None:
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, ANALYSIS_SWITCH_INTERVAL))
+        _switch_users += 1
+
+
+def _restore_switch_interval() -> None:
+    global _switch_users
+    with _switch_lock:
+        _switch_users -= 1
+        if _switch_users == 0:
+            sys.setswitchinterval(_switch_saved)
 
 
 @dataclass
@@ -55,8 +90,9 @@ Signature = tuple[int, np.ndarray]  # 64-bit pHash, 32x32 grey thumbnail
 def _signature(image: Image.Image) -> Signature:
     import imagehash
 
-    phash = int(str(imagehash.phash(image)), 16)
-    small = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
+    grey = image.convert("L")  # phash converts to grey first too: convert once for both
+    phash = int(str(imagehash.phash(grey)), 16)
+    small = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
     return phash, small
 
 
@@ -116,6 +152,8 @@ class WindowAnalyser:
         )
         self.rule = rule or DuplicateRule()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes")
+        self._closed = False
+        _shorten_switch_interval()
         self._futures: dict[int, Future] = {}
         self._analysed: list[tuple[int, Signature]] = []  # (submission index, signature)
         self._labels: dict[int, tuple[float, bool, int]] = {}
@@ -172,6 +210,9 @@ class WindowAnalyser:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if not self._closed:
+            self._closed = True
+            _restore_switch_interval()
 
     def __enter__(self) -> WindowAnalyser:
         return self

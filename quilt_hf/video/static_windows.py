@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from quilt_hf.video.decode import Sample, iter_samples
+from quilt_hf.video.decode import Sample, iter_samples, rgb_image
 from quilt_hf.video.views import MovingView, ViewParams, ViewTracker
 
 # Wang et al. (2004) constants for 8-bit images: (0.01 * 255)^2 and (0.03 * 255)^2.
@@ -117,7 +117,11 @@ def block_ssim(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
     x = a[:h, :w].astype(np.float32, copy=False)
     y = b[:h, :w].astype(np.float32, copy=False)
     left, right = _pooling(h, w, block)
-    moments = np.stack([x, y, x * x, y * y, x * y])
+    moments = np.empty((5, h, w), np.float32)  # x, y, x^2, y^2, xy, written in place
+    moments[0], moments[1] = x, y
+    np.multiply(x, x, out=moments[2])
+    np.multiply(y, y, out=moments[3])
+    np.multiply(x, y, out=moments[4])
     mx, my, xx, yy, xy = (left @ moments @ right) * (1.0 / (block * block))
     vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
     return ((2 * mx * my + _C1) * (2 * cov + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
@@ -283,7 +287,7 @@ def median_image(yuv_frames: list[np.ndarray]) -> Image.Image:
     import av
 
     median = pixel_median(yuv_frames)
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p").to_image()
+    return rgb_image(av.VideoFrame.from_ndarray(np.ascontiguousarray(median), format="yuv420p"))
 
 
 def find_windows(

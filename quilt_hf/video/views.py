@@ -120,7 +120,9 @@ def coarse(thumb: np.ndarray) -> np.ndarray:
 def sharpness(thumb: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian: fine detail, lost to blur and to blending."""
     t = thumb
-    lap = 4 * t[1:-1, 1:-1] - t[:-2, 1:-1] - t[2:, 1:-1] - t[1:-1, :-2] - t[1:-1, 2:]
+    lap = 4 * t[1:-1, 1:-1]  # then the four neighbours subtracted in place, in the same order
+    for neighbour in (t[:-2, 1:-1], t[2:, 1:-1], t[1:-1, :-2], t[1:-1, 2:]):
+        np.subtract(lap, neighbour, out=lap)
     return float(lap.var())
 
 
