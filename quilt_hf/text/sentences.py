@@ -54,16 +54,28 @@ MAX_SENTENCE_WORDS = 45
 MODEL_WINDOW_WORDS = 150  # words per model call (well under 512 sub-tokens)
 ENDS = (".", "?", "!")
 
-# Closed-class words an English sentence does not end on.
+# Closed-class words an English sentence does not end on: articles, prepositions, conjunctions,
+# auxiliaries and modals, subject pronouns, determiners, intensifiers.
 _CLOSED_CLASS = """a an the of with and or but in on at to for by from into onto as than that which
-who whose is are was were be been this these those its their our your my his her very some any each
-between within under over about like such"""
+who whose is are was were be been being do does did can could will would should may might must
+shall not very more most less quite i we you they he she this these those its their our your my
+his her some any each every no how what where when why between within under over about like
+such"""
 NOT_LAST = frozenset(_CLOSED_CLASS.split())
 # Words that often open an English sentence (determiners, pronouns, discourse markers): where
 # timing cannot say where a sentence ends, the end goes before one of them.
-_OPENERS = """the a an this these those there here it they we you i now so next finally also note
-notice let look in at"""
+_OPENERS = """the a an this these those there here it they we you i now so next then first finally
+also note notice let look remember again today"""
 STARTERS = frozenset(_OPENERS.split())
+ARTICLES = frozenset({"the", "a", "an"})  # open many sentences, but follow many pauses inside one
+# Words that do not open an English sentence of a narrated lecture (they continue a phrase).
+_NOT_OPENERS = "of is are was were than into onto whose has had"
+NOT_FIRST = frozenset(_NOT_OPENERS.split())
+CUE_PACE_QUANTILE = 25
+# How certain a sentence end's place is (``Sentence.certainty``): measured (punctuation, a word
+# pause, the only place a cue's pause can be), likely (a lone sentence opener after it), a guess.
+SURE, LIKELY, GUESS = 1.0, 0.5, 0.0
+UNTIMED_SHARE = 0.5  # captions are read as untimed cues when most words share their cue's time
 
 LLM_SENTENCE_PROMPT = (
     "You restore punctuation and capitalisation in automatic captions of a histopathology "
@@ -80,6 +92,7 @@ class Sentence:
     start: float  # first word's start, seconds
     end: float  # last word's end
     text: str  # restored text
+    certainty: float = SURE  # how certain the place of its end is: SURE, LIKELY or GUESS
 
 
 @dataclass
@@ -105,33 +118,90 @@ def is_punctuated(words: Sequence[Word]) -> bool:
 
 def cue_groups(words: Sequence[Word]) -> list[tuple[int, int]]:
     """Runs ``[a, b)`` of words whose times were spread over one caption cue by length (captions
-    without word timings: YouTube's newer auto-caption layout, plain cues): back to back, and
-    the same seconds per character. Words with their own timings form runs of one."""
+    without word timings: plain WebVTT/SRT cues, roll-up captions): the words of one
+    ``Word.cue`` where the parser numbered them, else inferred: back to back, and the same
+    seconds per character. Words with their own timings form runs of one."""
+    numbered = any(w.cue >= 0 for w in words)
     groups, a = [], 0
     for i in range(1, len(words) + 1):
         if i < len(words):
             p, w = words[i - 1], words[i]
-            rate_p = (p.end - p.start) / (len(p.text) + 1)
-            rate_w = (w.end - w.start) / (len(w.text) + 1)
-            spread = abs(p.end - w.start) < 2e-3 and abs(rate_p - rate_w) <= 0.02 * rate_p + 2e-3
-            if spread and rate_p > 0:
-                continue
+            if numbered:
+                if w.cue >= 0 and w.cue == p.cue:
+                    continue
+            else:
+                rate_p = (p.end - p.start) / (len(p.text) + 1)
+                rate_w = (w.end - w.start) / (len(w.text) + 1)
+                spread = (
+                    abs(p.end - w.start) < 2e-3 and abs(rate_p - rate_w) <= 0.02 * rate_p + 2e-3
+                )
+                if spread and rate_p > 0:
+                    continue
         groups.append((a, i))
         a = i
     return groups
 
 
-def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
-    """Seconds of silence after each word: next start minus this start minus the time this word
-    needs at the transcript's median pace (seconds per character); the real gap when larger.
+def _cue_pace(words: Sequence[Word], groups: list[tuple[int, int]]) -> float:
+    """Seconds per character of speech in untimed cues: pauses only ever lengthen a cue, so the
+    faster cues hold speech alone; the lower quartile of the cues' paces (``CUE_PACE_QUANTILE``)
+    assumes at least a quarter of the cues hold no pause."""
+    paces = [
+        (words[b - 1].end - words[a].start) / sum(len(w.text) + 1 for w in words[a:b])
+        for a, b in groups
+        if b - a >= 3
+    ]
+    return float(np.percentile(paces, CUE_PACE_QUANTILE)) if paces else 0.0
 
-    In a cue whose words had no timings (``cue_groups``) the silence is smeared over its words:
-    it is gathered and put where a sentence most likely ends: after a word that may end one (not
-    closed-class), scoring one for a lexicon term's word there (sentences of a pathology lecture
-    end on its nouns) and one for a ``STARTERS`` word after it; the latest best place wins."""
+
+def _line_width(words: Sequence[Word], groups: list[tuple[int, int]]) -> int:
+    """The widest cue line in characters: the width the captioner filled before breaking; 0
+    (unknown) when cues were inferred from timing, since two inferred cues may be one run."""
+    if not any(w.cue >= 0 for w in words):
+        return 0
+    return max((len(" ".join(w.text for w in words[a:b])) for a, b in groups), default=0)
+
+
+def _place_in_cue(bare: list[str], a: int, b: int, short_line: bool, no_end: np.ndarray):
+    """Where in cue ``[a, b)`` its pause most likely falls, and whether that place is sure.
+
+    Text evidence only (the cue's time is all the format gives): no end after a word that
+    cannot end a sentence or inside a lexicon term (``no_end``), nor before a word that cannot
+    open one (``NOT_FIRST``). The cue's last word when the line ended short of the track's
+    width wins outright (roll-up captions start a new line at a pause; a line is otherwise
+    filled); else two points for a following word that often opens a sentence (``STARTERS``),
+    one for a following article; the earliest best place on a tie. Its certainty: ``SURE`` for
+    the only allowed place or the short line, ``LIKELY`` for a lone opener, else ``GUESS``."""
+    if short_line and not no_end[b - 1]:
+        return b - 1, SURE
+    scores = []
+    for k in range(a, b):
+        if no_end[k] or bare[k + 1] in NOT_FIRST:
+            scores.append(-np.inf)
+            continue
+        nxt = bare[k + 1]
+        scores.append(2.0 * (nxt in STARTERS and nxt not in ARTICLES) + 1.0 * (nxt in ARTICLES))
+    order = sorted(range(b - a), key=lambda k: (scores[k], -k), reverse=True)
+    best, runner = scores[order[0]], scores[order[1]] if b - a > 1 else -np.inf
+    if np.isfinite(best) and not np.isfinite(runner):
+        return a + order[0], SURE
+    return a + order[0], LIKELY if best >= 2.0 and best > runner else GUESS
+
+
+def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of silence after each word, and how certain its place is (``SURE`` where it was
+    measured, ``LIKELY`` / ``GUESS`` where the text evidence of ``_place_in_cue`` put it).
+
+    Words with their own timings: next start minus this start minus the time this word needs at
+    the transcript's median pace (seconds per character); the real gap when larger; all sure.
+
+    Untimed cues (``cue_groups``: words spread over a cue by length, as WebVTT/SRT without inline
+    times are read): the cue's silence is its time up to the next cue's first word minus what
+    its characters need at the speech pace of untimed cues (``_cue_pace``); it is put at one
+    place (``_place_in_cue``)."""
     n = len(words)
     if n < 2:
-        return np.zeros(n)
+        return np.zeros(n), np.full(n, SURE)
     starts = np.array([w.start for w in words])
     ends = np.array([w.end for w in words])
     lengths = np.array([len(w.text) + 1 for w in words], dtype=float)
@@ -140,20 +210,30 @@ def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
     excess = onset - pace * lengths[:-1]
     gap = starts[1:] - ends[:-1]
     pauses = np.append(np.maximum(excess, gap), np.inf)  # the transcript ends a sentence
-    for a, b in cue_groups(words):
-        if b - a < 2 or b == n:
+    certainty = np.full(n, SURE)
+    groups = [(a, b) for a, b in cue_groups(words) if b - a >= 2]
+    if sum(b - a for a, b in groups) < UNTIMED_SHARE * n:
+        return pauses, certainty  # word-timed captions: a few words that happen to share a pace
+    cue_pace = _cue_pace(words, groups)
+    width = _line_width(words, groups)
+    bare = [_strip(w.text) for w in words] + [""]
+    no_end = ~_allowed_ends(words, lexicon)
+    for a, b in groups:
+        if b == n:
             continue
-        total = float(np.clip(pauses[a:b], 0, None).sum())
-        bare = [_strip(w.text) for w in words[a : b + 1]]
-        terms = lexicon.words if lexicon is not None else frozenset()
-        scores = [
-            -1 if bare[k] in NOT_LAST else (bare[k] in terms) + (bare[k + 1] in STARTERS)
-            for k in range(b - a)
-        ]
-        at = a + max(range(b - a), key=lambda k: (scores[k], k))
+        silence = starts[b] - starts[a] - cue_pace * lengths[a:b].sum()
+        line = len(" ".join(w.text for w in words[a:b]))
+        short_line = width > 0 and line + 1 + len(words[b].text) <= width
+        at, placed = _place_in_cue(bare, a, b, short_line, no_end)
         pauses[a:b] = 0.0
-        pauses[at] = total
-    return pauses
+        pauses[at] = max(silence, 0.0)
+        certainty[at] = placed
+    return pauses, certainty
+
+
+def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
+    """Seconds of silence after each word (``placed_pauses``)."""
+    return placed_pauses(words, lexicon)[0]
 
 
 def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
@@ -197,7 +277,7 @@ def _split_long(
 
 
 def _sentence_ends_by_pauses(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    pauses = pauses_after(words, lexicon)
+    pauses = placed_pauses(words, lexicon)[0]
     allowed = _allowed_ends(words, lexicon)
     # Between-sentence pauses stand out from the small gaps between words of one sentence
     # (speech: under ~0.1-0.2 s inside a sentence, ~0.3-1 s between sentences); the threshold
@@ -359,11 +439,17 @@ def restore_sentences(
         ends = _marks_to_ends(tokens)
     else:
         ends = _sentence_ends_by_pauses(words, lexicon)
+    certainty = np.full(len(words), SURE)
     if len(ends):
         ends[-1] = True
         opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
         allowed = _allowed_ends(words, lexicon)
-        ends = _split_long(ends, pauses_after(words, lexicon), allowed, max_words, opens)
+        pauses, placed = placed_pauses(words, lexicon)
+        split = _split_long(ends, pauses, allowed, max_words, opens)
+        if method == "pauses":
+            certainty = placed
+        certainty[split & ~ends] = GUESS  # a long sentence split where no end was found
+        ends = split
     tokens = truecase(tokens, ends)
     sentences, first = [], 0
     for last in np.nonzero(ends)[0]:
@@ -375,6 +461,7 @@ def restore_sentences(
                 words[first].start,
                 max(words[last].end, words[last].start),
                 " ".join(tokens[first : last + 1]),
+                float(certainty[last]),
             )
         )
         first = last + 1

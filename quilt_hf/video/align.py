@@ -14,6 +14,10 @@ from the picture and texts are whole sentences:
   (``PAIR_CHUNK_TIME_RULE``) is cut into about equal pieces at sentence ends only, each piece
   paired with the same image: one image, several texts. A slide shown again later is a new
   segment with its own sentences, sharing the first showing's image.
+- Where sentence ends were placed with uneven certainty (captions with cue times only and no
+  punctuation: ``Sentence.certainty``), a long slide is cut at the most certain end near each
+  even cut, and a text starts and ends at its most certain ends, dropping the sentences outside
+  them: fewer words rather than a text that starts or ends mid-sentence.
 
 The paper's own rule (DESIGN.md: a chunk's text window starts at ``max(previous end, t -
 pair_chunk_time)`` and closes on a non-histology frame, a long gap or ``pair_chunk_time``) takes its
@@ -42,7 +46,9 @@ TEXT_BOUNDARY_RULE = (
     "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
     "the segment over which most of its words were spoken (the earlier one on a tie) and pairs "
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
-    "pair_chunk_time is cut into about equal pieces at sentence ends only."
+    "pair_chunk_time is cut into about equal pieces at sentence ends only; where sentence ends "
+    "were placed with uneven certainty (unpunctuated captions with cue times only), texts start "
+    "and end at the most certain ones."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -100,6 +106,7 @@ class SentenceSpan:
     last: int  # index after its last word
     start: float
     end: float
+    certainty: float = 1.0  # how certain its end's place is (``Sentence.certainty``)
 
 
 @dataclass
@@ -145,7 +152,9 @@ def split_at_sentence_ends(
     spans: Sequence[SentenceSpan], chunk_time: float
 ) -> list[tuple[int, int]]:
     """Cut consecutive sentences spanning more than ``chunk_time`` into about equal pieces, at
-    sentence ends only; returns ``(first, last)`` index ranges into ``spans``."""
+    sentence ends only; returns ``(first, last)`` index ranges into ``spans``. Near each even
+    cut, the end placed with the most certainty wins: one ``chunk_time / 2`` off the even cut
+    is worth one unit of certainty (a measured end over a guessed one nearby)."""
     if not spans:
         return []
     start, end = spans[0].start, spans[-1].end
@@ -157,11 +166,25 @@ def split_at_sentence_ends(
         options = range(low, len(spans))
         if not options:
             break
-        best = min(options, key=lambda i: abs(spans[i].start - target))
+        best = min(
+            options,
+            key=lambda i: abs(spans[i].start - target) / (chunk_time / 2) - spans[i - 1].certainty,
+        )
         cuts.append(best)
     cuts = sorted(set(cuts))
     bounds = [0, *cuts, len(spans)]
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def trim_to_certain_ends(certain_start: Sequence[float], certain_end: Sequence[float]) -> tuple:
+    """The sentences ``[a, b)`` of a piece whose first starts and whose last ends where the
+    sentence ends were placed with the most certainty (``TEXT_BOUNDARY_RULE``): the earliest
+    start and the latest end of the highest certainty, so a text loses words only to avoid an
+    end that was guessed (captions with cue times only, no punctuation)."""
+    n = len(certain_start)
+    a = max(range(n), key=lambda i: (certain_start[i], -i))
+    b = max(range(a, n), key=lambda i: (certain_end[i], i)) + 1
+    return a, b
 
 
 def pair_segments(
@@ -171,6 +194,9 @@ def pair_segments(
     if chunk_time <= 0:
         raise ValueError("chunk_time must be positive")
     owners = assign_sentences(segments, sentences, words)
+    certainty = [float(getattr(s, "certainty", 1.0)) for s in sentences]
+    # a sentence starts as certainly as the one before it ends; the transcript's first surely
+    starts_certainty = [1.0, *certainty[:-1]]
     pieces: list[TextPiece] = []
     i = 0
     while i < len(sentences):
@@ -179,8 +205,15 @@ def pair_segments(
         while j < len(sentences) and owners[j] == owner:
             j += 1
         if owner is not None and segments[owner].histology:
-            spans = [SentenceSpan(s.first, s.last, s.start, s.end) for s in sentences[i:j]]
+            spans = [
+                SentenceSpan(s.first, s.last, s.start, s.end, c)
+                for s, c in zip(sentences[i:j], certainty[i:j], strict=True)
+            ]
             for a, b in split_at_sentence_ends(spans, chunk_time):
+                da, db = trim_to_certain_ends(
+                    starts_certainty[i + a : i + b], certainty[i + a : i + b]
+                )
+                a, b = a + da, a + db
                 pieces.append(
                     TextPiece(segments[owner].key, i + a, i + b, spans[a].start, spans[b - 1].end)
                 )
