@@ -64,10 +64,12 @@ such"""
 NOT_LAST = frozenset(_CLOSED_CLASS.split())
 # Words that often open an English sentence (determiners, pronouns, discourse markers): where
 # timing cannot say where a sentence ends, the end goes before one of them.
-_OPENERS = """the a an this these those there here it they we you i now so next then first finally
-also note notice let look remember again today"""
+_OPENERS = """the a an this these those there here they we i now so next then first finally also
+note notice let look remember again today okay well"""
 STARTERS = frozenset(_OPENERS.split())
-ARTICLES = frozenset({"the", "a", "an"})  # open many sentences, but follow many pauses inside one
+CONJUNCTIONS = frozenset({"and", "or", "but"})
+ARTICLES = frozenset({"the", "a", "an"})  # open many sentences, but as many phrases inside one
+ARTICLE_SCORE = 0.5  # so an article after a place is weak evidence (a verb + article is common)
 # Words that do not open an English sentence of a narrated lecture (they continue a phrase).
 _NOT_OPENERS = "of is are was were than into onto whose has had"
 NOT_FIRST = frozenset(_NOT_OPENERS.split())
@@ -162,16 +164,21 @@ def _line_width(words: Sequence[Word], groups: list[tuple[int, int]]) -> int:
     return max((len(" ".join(w.text for w in words[a:b])) for a, b in groups), default=0)
 
 
-def _place_in_cue(bare: list[str], a: int, b: int, short_line: bool, no_end: np.ndarray):
+def _place_in_cue(
+    bare: list[str], a: int, b: int, short_line: bool, no_end: np.ndarray, term_end: np.ndarray
+) -> tuple[int, float]:
     """Where in cue ``[a, b)`` its pause most likely falls, and whether that place is sure.
 
     Text evidence only (the cue's time is all the format gives): no end after a word that
     cannot end a sentence or inside a lexicon term (``no_end``), nor before a word that cannot
     open one (``NOT_FIRST``). The cue's last word when the line ended short of the track's
     width wins outright (roll-up captions start a new line at a pause; a line is otherwise
-    filled); else two points for a following word that often opens a sentence (``STARTERS``),
-    one for a following article; the earliest best place on a tie. Its certainty: ``SURE`` for
-    the only allowed place or the short line, ``LIKELY`` for a lone opener, else ``GUESS``."""
+    filled); else two points for a following word that often opens a sentence (``STARTERS``;
+    ``ARTICLE_SCORE`` for an article), one for ending a lexicon term (a pathology lecture's sentences end on its
+    nouns), minus one before ``and``/``or``/``but`` (more often a phrase goes on with one than a
+    sentence opens with it); the earliest best place on a tie. Its certainty: ``SURE`` for the
+    only allowed place or the short line, ``LIKELY`` for a lone best place that has an opener
+    after it, else ``GUESS``."""
     if short_line and not no_end[b - 1]:
         return b - 1, SURE
     scores = []
@@ -180,12 +187,14 @@ def _place_in_cue(bare: list[str], a: int, b: int, short_line: bool, no_end: np.
             scores.append(-np.inf)
             continue
         nxt = bare[k + 1]
-        scores.append(2.0 * (nxt in STARTERS and nxt not in ARTICLES) + 1.0 * (nxt in ARTICLES))
+        opener = ARTICLE_SCORE if nxt in ARTICLES else 2.0 if nxt in STARTERS else 0.0
+        scores.append(opener + term_end[k] - (nxt in CONJUNCTIONS))
     order = sorted(range(b - a), key=lambda k: (scores[k], -k), reverse=True)
     best, runner = scores[order[0]], scores[order[1]] if b - a > 1 else -np.inf
     if np.isfinite(best) and not np.isfinite(runner):
         return a + order[0], SURE
-    return a + order[0], LIKELY if best >= 2.0 and best > runner else GUESS
+    opener = bare[a + order[0] + 1] in STARTERS
+    return a + order[0], LIKELY if opener and best >= runner + 1.0 else GUESS
 
 
 def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +227,14 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     width = _line_width(words, groups)
     bare = [_strip(w.text) for w in words] + [""]
     no_end = ~_allowed_ends(words, lexicon)
+    term_end = _term_ends(words, lexicon)
     for a, b in groups:
         if b == n:
             continue
         silence = starts[b] - starts[a] - cue_pace * lengths[a:b].sum()
         line = len(" ".join(w.text for w in words[a:b]))
         short_line = width > 0 and line + 1 + len(words[b].text) <= width
-        at, placed = _place_in_cue(bare, a, b, short_line, no_end)
+        at, placed = _place_in_cue(bare, a, b, short_line, no_end, term_end)
         pauses[a:b] = 0.0
         pauses[at] = max(silence, 0.0)
         certainty[at] = placed
@@ -236,18 +246,35 @@ def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
     return placed_pauses(words, lexicon)[0]
 
 
+def _term_matches(words: Sequence[Word], lexicon: Any) -> list[np.ndarray]:
+    """Word indices of each lexicon term found in ``words``."""
+    if lexicon is None:
+        return []
+    text, offsets = "", []
+    for w in words:
+        offsets.append(len(text))
+        text += _strip(w.text) + " "
+    starts = np.array(offsets)
+    return [
+        np.nonzero((starts >= match.start) & (starts < match.end))[0]
+        for match in lexicon.find(text)
+    ]
+
+
+def _term_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
+    """1 for a word that ends a lexicon term, else 0."""
+    ends = np.zeros(len(words))
+    for inside in _term_matches(words, lexicon):
+        if len(inside):
+            ends[inside[-1]] = 1.0
+    return ends
+
+
 def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
     """Where a sentence may end: not after a closed-class word, not inside a lexicon term."""
     allowed = np.array([_strip(w.text) not in NOT_LAST for w in words])
-    if lexicon is not None:
-        text, offsets = "", []
-        for w in words:
-            offsets.append(len(text))
-            text += _strip(w.text) + " "
-        starts = np.array(offsets)
-        for match in lexicon.find(text):
-            inside = np.nonzero((starts >= match.start) & (starts < match.end))[0]
-            allowed[inside[:-1]] = False  # not between the words of one term
+    for inside in _term_matches(words, lexicon):
+        allowed[inside[:-1]] = False  # not between the words of one term
     return allowed
 
 
