@@ -14,10 +14,12 @@ from the picture and texts are whole sentences:
   (``PAIR_CHUNK_TIME_RULE``) is cut into about equal pieces at sentence ends only, each piece
   paired with the same image: one image, several texts. A slide shown again later is a new
   segment with its own sentences, sharing the first showing's image.
-- Where sentence ends were placed with uneven certainty (captions with cue times only and no
-  punctuation: ``Sentence.certainty``), a long slide is cut at the most certain end near each
-  even cut, and a text starts and ends at its most certain ends, dropping the sentences outside
-  them: fewer words rather than a text that starts or ends mid-sentence.
+- A text starts and ends, and a long slide is cut, only at sentence ends placed at least
+  ``MIN_EDGE_CERTAINTY`` certainly (``Sentence.certainty``). Punctuation, a model, an LLM or
+  word timings place every end surely, so this changes nothing for them; from unpunctuated
+  captions with cue times only, where the offline fallback can only guess some ends, a text
+  drops its edge sentences up to a placed end, and a segment with no such text pairs with
+  nothing: fewer pairs rather than texts that start or end mid-sentence.
 
 The paper's own rule (DESIGN.md: a chunk's text window starts at ``max(previous end, t -
 pair_chunk_time)`` and closes on a non-histology frame, a long gap or ``pair_chunk_time``) takes its
@@ -40,15 +42,18 @@ MIN_CHUNK_TIME = 4.0
 MAX_CHUNK_TIME = 20.0
 DEFAULT_CHUNK_TIME = 10.0
 MAX_CHUNK_WORDS = 40
+# a text starts and ends, and a long slide is cut, only at sentence ends placed at least this
+# certainly (``quilt_hf.text.sentences.LIKELY``; punctuation and word pauses are ``SURE``)
+MIN_EDGE_CERTAINTY = 0.5
 
 TEXT_BOUNDARY_RULE = (
     "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
     "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
     "the segment over which most of its words were spoken (the earlier one on a tie) and pairs "
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
-    "pair_chunk_time is cut into about equal pieces at sentence ends only; where sentence ends "
-    "were placed with uneven certainty (unpunctuated captions with cue times only), texts start "
-    "and end at the most certain ones."
+    "pair_chunk_time is cut into about equal pieces at sentence ends only; texts start and end, "
+    "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "
+    "captions with cue times only)."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -159,11 +164,14 @@ def split_at_sentence_ends(
         return []
     start, end = spans[0].start, spans[-1].end
     pieces = max(1, round((end - start) / chunk_time))
+    # only where an end was placed with some certainty: a cut at a guessed end is a fragment
+    # as often as not, and a longer text of whole sentences is better than two fragments
+    allowed = [i for i in range(1, len(spans)) if spans[i - 1].certainty >= MIN_EDGE_CERTAINTY]
     cuts: list[int] = []
     for k in range(1, pieces):
         target = start + (end - start) * k / pieces
         low = cuts[-1] + 1 if cuts else 1
-        options = range(low, len(spans))
+        options = [i for i in allowed if i >= low]
         if not options:
             break
         best = min(
@@ -176,15 +184,21 @@ def split_at_sentence_ends(
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def trim_to_certain_ends(certain_start: Sequence[float], certain_end: Sequence[float]) -> tuple:
-    """The sentences ``[a, b)`` of a piece whose first starts and whose last ends where the
-    sentence ends were placed with the most certainty (``TEXT_BOUNDARY_RULE``): the earliest
-    start and the latest end of the highest certainty, so a text loses words only to avoid an
-    end that was guessed (captions with cue times only, no punctuation)."""
-    n = len(certain_start)
-    a = max(range(n), key=lambda i: (certain_start[i], -i))
-    b = max(range(a, n), key=lambda i: (certain_end[i], i)) + 1
-    return a, b
+def trim_to_certain_ends(
+    starts_certainty: Sequence[float],
+    ends_certainty: Sequence[float],
+    floor: float = MIN_EDGE_CERTAINTY,
+) -> tuple[int, int] | None:
+    """The sentences ``[a, b)`` of a piece from its first sentence that starts after an end
+    placed at least ``floor`` certainly to its last one that ends at such an end; None when
+    there is no such text. With punctuation or word timings every end is sure and nothing is
+    trimmed; from unpunctuated cue-timed captions a text loses its edge sentences rather than
+    start or end where a sentence end was only guessed."""
+    firsts = [i for i, c in enumerate(starts_certainty) if c >= floor]
+    if not firsts:
+        return None
+    lasts = [i for i in range(firsts[0], len(ends_certainty)) if ends_certainty[i] >= floor]
+    return (firsts[0], lasts[-1] + 1) if lasts else None
 
 
 def pair_segments(
@@ -210,10 +224,12 @@ def pair_segments(
                 for s, c in zip(sentences[i:j], certainty[i:j], strict=True)
             ]
             for a, b in split_at_sentence_ends(spans, chunk_time):
-                da, db = trim_to_certain_ends(
+                kept = trim_to_certain_ends(
                     starts_certainty[i + a : i + b], certainty[i + a : i + b]
                 )
-                a, b = a + da, a + db
+                if kept is None:
+                    continue  # no text here starts and ends at a placed sentence end
+                a, b = a + kept[0], a + kept[1]
                 pieces.append(
                     TextPiece(segments[owner].key, i + a, i + b, spans[a].start, spans[b - 1].end)
                 )
