@@ -249,8 +249,13 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     term_end = _term_ends(words, lexicon)
     cues = [(a, b) for a, b in groups if b < n]
     silences = [starts[b] - starts[a] - cue_pace * lengths[a:b].sum() for a, b in cues]
+    # roll-up captions: a cue lasts until the next line appears (cues abut) and a line is
+    # filled to the width unless the speaker paused; cues with gaps (a human captioner's SRT)
+    # break where the captioner chose, which says nothing of the width
     short = [
-        width > 0 and len(" ".join(w.text for w in words[a:b])) + 1 + len(words[b].text) <= width
+        width > 0
+        and abs(starts[b] - ends[b - 1]) < 2e-3
+        and len(" ".join(w.text for w in words[a:b])) + 1 + len(words[b].text) <= width
         for a, b in cues
     ]
     # The captioner breaks a line at a pause of some length: the shortest silence that ended a
