@@ -186,18 +186,19 @@ def _line_width(words: Sequence[Word], groups: list[tuple[int, int]]) -> int:
 def _place_in_cue(
     bare: list[str], a: int, b: int, at_break: bool, no_end: np.ndarray, term_end: np.ndarray
 ) -> tuple[int, float]:
-    """Where in cue ``[a, b)`` its pause most likely falls, and whether that place is sure.
+    """Where in cue ``[a, b)`` its pause most likely falls, and how certain that place is.
 
     Text evidence only (the cue's time is all the format gives): no end after a word that
     cannot end a sentence or inside a lexicon term (``no_end``), nor before a word that cannot
     open one (``NOT_FIRST``). The cue's last word wins outright when the line broke at the pause
     (``at_break``: roll-up captions start a new line at a pause, so a line that ended short of
-    the track's width, or a silence as long as one that did, lies after the line); else two points for a following word that often opens a sentence (``STARTERS``;
-    ``ARTICLE_SCORE`` for an article), one for ending a lexicon term (a pathology lecture's sentences end on its
-    nouns), minus one before a word of ``CONTINUERS`` (``and``, ``that``, ``would`` ...: more often a
-    phrase goes on with one than a sentence opens with it); the earliest best place on a tie. Its certainty: ``SURE`` for the
-    only allowed place or a line break, ``LIKELY`` for a lone best place that has an opener
-    after it, else ``GUESS``."""
+    the track's width, or a silence as long as one that did, lies after the line). Else two
+    points for a following word that often opens a sentence (``STARTERS``; ``ARTICLE_SCORE``
+    for an article), one for ending a lexicon term (a pathology lecture's sentences end on its
+    nouns), minus one before a word of ``CONTINUERS`` (``and``, ``that``, ``would`` ...: more
+    often a phrase goes on with one than a sentence opens with it); the earliest best place on
+    a tie. Certainty: ``SURE`` for a line break or the only allowed place, ``LIKELY`` for a best
+    place with an opener after it and a point ahead of the rest, else ``GUESS``."""
     if at_break and not no_end[b - 1]:
         return b - 1, SURE
     scores = []
