@@ -53,8 +53,9 @@ def _clean(line: str) -> str:
     return " ".join(text.split())
 
 
-def _spread(text: str, start: float, end: float) -> list[Word]:
-    """Words of ``text`` with [start, end] divided in proportion to each word's length."""
+def _spread(text: str, start: float, end: float, cue: int = -1) -> list[Word]:
+    """Words of ``text`` with [start, end] divided in proportion to each word's length; ``cue``
+    numbers the untimed cue they came from (``Word.cue``; -1 for a piece between inline times)."""
     tokens = text.split()
     if not tokens:
         return []
@@ -64,7 +65,7 @@ def _spread(text: str, start: float, end: float) -> list[Word]:
     words, t = [], start
     for token, weight in zip(tokens, weights, strict=True):
         t_next = t + (end - start) * weight / total
-        words.append(Word(round(t, 3), round(t_next, 3), token))
+        words.append(Word(round(t, 3), round(t_next, 3), token, cue))
         t = t_next
     return words
 
@@ -92,7 +93,7 @@ def _give_every_word_time(words: list[Word]) -> list[Word]:
         if word.end - word.start < 1e-6:
             following = words[i + 1].start if i + 1 < len(words) else word.start
             end = max(following, word.start + MIN_WORD_SECONDS)
-            word = Word(word.start, round(end, 3), word.text)
+            word = Word(word.start, round(end, 3), word.text, word.cue)
         fixed.append(word)
     return fixed
 
@@ -145,7 +146,7 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
     rolling = any(_INLINE_TIME.search(line) for _, _, lines in cues for line in lines)
     words: list[Word] = []
     previous_lines: list[str] = []  # cleaned lines of the previous cue (what a rolling cue repeats)
-    for start, end, raw_lines in cues:
+    for cue, (start, end, raw_lines) in enumerate(cues):
         lines = [(raw, _clean(raw)) for raw in raw_lines]
         lines = [(raw, clean) for raw, clean in lines if clean]
         if not lines or (rolling and raw_lines and not raw_lines[0].strip()):
@@ -164,9 +165,9 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
                 if _INLINE_TIME.search(raw):
                     words.extend(_timed_line_words(raw, start, end))
                 else:
-                    words.extend(_spread(_clean(raw), start, end))
+                    words.extend(_spread(_clean(raw), start, end, cue))
         else:
-            words.extend(_spread(" ".join(cleaned[overlap:]), start, end))
+            words.extend(_spread(" ".join(cleaned[overlap:]), start, end, cue))
         if cleaned:
             previous_lines = cleaned
     if not words:

@@ -14,22 +14,41 @@ of these methods (``SENTENCE_METHODS``):
 - ``llm``: the LLM of the corrector (``openai`` / ``transformers`` backends) is asked for the same
   words with punctuation and capitals; its answer is mapped back word by word (``difflib``), so a
   word it dropped or changed keeps its raw form and no word is invented.
-- ``pauses`` (offline fallback): a sentence ends after a word followed by a pause, measured as
-  the time from its start to the next word's start beyond what its length needs at the video's
-  own speaking pace (auto-captions carry word starts only, so the pause hides in the word's
-  duration; in a cue without word timings, gathered at its likeliest sentence start), at least
-  ``MIN_PAUSE`` s and ``PAUSE_OVER_TYPICAL`` times the speaker's typical gap, and never after a
-  closed-class word (``the``, ``of``,
-  ``with`` ...) or inside a lexicon term (``basal cell carcinoma``).
+- ``pauses`` (offline fallback, the documented rule; ``placed_pauses``): a sentence ends after a
+  word followed by a pause of at least ``MIN_PAUSE`` s and ``PAUSE_OVER_TYPICAL`` times the
+  speaker's typical gap, never after a closed-class word (``NOT_LAST``: ``the``, ``of``, ``with``,
+  ``is`` ...) nor inside a lexicon term (``basal cell carcinoma``). How the pause is measured
+  depends on the captions' timing:
 
-Measured (the independent generator's lectures, ``benchmarks/youtube_quality.py``): with word
-timings (rolling captions) ``pauses`` finds 38 of 39 sentence ends with no false one; from
-untimed cues it finds under half, so pairs from such captions are often fragments offline: use
-``model`` or ``llm`` there.
+  * word-timed captions (YouTube's inline ``<00:00:01.240><c>`` times): the time from a word's
+    start to the next word's start beyond what its length needs at the video's own pace (auto-
+    captions carry word starts only, so the pause hides in the word's duration);
+  * cue-timed captions (plain WebVTT/SRT cues, roll-up captions without inline times; the
+    parser spreads a cue's time over its words by length, ``Word.cue``): only the cue's time is
+    known. Its silence is that time minus what its characters need at the speech pace of the
+    track's cues (``_cue_speech_model``: time per word and per character, fitted to the cues it
+    explains best, since pauses only lengthen a cue), and where in the cue
+    it falls is read from the text (``_place_in_cue``): after the line's last word when the line
+    broke at the pause (roll-up captions start a new line at a pause: a line that ended short
+    of the track's width, or a silence as long as one that did); else at the place allowed by
+    ``NOT_LAST`` / ``NOT_FIRST`` / lexicon terms that a sentence opener follows (``STARTERS``;
+    ``ARTICLE_SCORE`` for an article; minus one before ``CONTINUERS``), plus one for ending a
+    lexicon term. Each end carries a certainty (``Sentence.certainty``): ``SURE`` (measured
+    place, or the only allowed one, or a line break), ``LIKELY`` (a lone opener after it),
+    ``GUESS``; ``quilt_hf.video.align`` starts and ends texts only at ``LIKELY`` or better.
+
+Measured on the independent generator's captions (``quilt_hf/synthetic/lectures.py``, dev seeds
+100-114, 1,100 sentence ends; not the benchmark's seeds): from word-timed captions ``pauses``
+finds 1,075 ends with no false one; from cue-timed captions it finds 802 with 298 false (the
+cue holding a pause is found almost always; where in the cue, the text often cannot say), and
+ends marked ``SURE`` are right 100% of the time, ``LIKELY`` 93%, ``GUESS`` 46%. (That
+generator's words also take a time per word plus a time per letter, so the speech model fits it
+better than it will fit a real speaker.) Use ``model`` or ``llm`` for cue-timed captions where
+a model can be loaded.
 
 Whatever the method, a sentence longer than ``MAX_SENTENCE_WORDS`` is split at its longest
-allowed pause (before a word that often opens a sentence, ``STARTERS``, on a near-tie); then the first word of each sentence is capitalised (``truecase``) and the last one
-ends with a mark.
+allowed pause (before a word that often opens a sentence, ``STARTERS``, on a near-tie); then the
+first word of each sentence is capitalised (``truecase``) and the last one ends with a mark.
 """
 
 from __future__ import annotations
@@ -54,16 +73,33 @@ MAX_SENTENCE_WORDS = 45
 MODEL_WINDOW_WORDS = 150  # words per model call (well under 512 sub-tokens)
 ENDS = (".", "?", "!")
 
-# Closed-class words an English sentence does not end on.
+# Closed-class words an English sentence does not end on: articles, prepositions, conjunctions,
+# auxiliaries and modals, subject pronouns, determiners, intensifiers.
 _CLOSED_CLASS = """a an the of with and or but in on at to for by from into onto as than that which
-who whose is are was were be been this these those its their our your my his her very some any each
-between within under over about like such"""
+who whose is are was were be been being do does did can could will would should may might must
+shall not very more most less quite i we you they he she this these those its their our your my
+his her some any each every no how what where when why between within under over about like
+such"""
 NOT_LAST = frozenset(_CLOSED_CLASS.split())
 # Words that often open an English sentence (determiners, pronouns, discourse markers): where
 # timing cannot say where a sentence ends, the end goes before one of them.
-_OPENERS = """the a an this these those there here it they we you i now so next finally also note
-notice let look in at"""
+_OPENERS = """the a an this these those there here they we i now so next then first finally also
+note notice let look remember again today okay well"""
 STARTERS = frozenset(_OPENERS.split())
+# Words that more often go on with a phrase than open a sentence (conjunctions, the relative
+# "that", modals: an English sentence opens with them mainly in questions).
+_CONTINUERS = "and or but that would could should might must can will may"
+CONTINUERS = frozenset(_CONTINUERS.split())
+ARTICLES = frozenset({"the", "a", "an"})  # open many sentences, but as many phrases inside one
+ARTICLE_SCORE = 0.5  # so an article after a place is weak evidence (a verb + article is common)
+# Words that do not open an English sentence of a narrated lecture (they continue a phrase).
+_NOT_OPENERS = "of is are was were than into onto whose has had"
+NOT_FIRST = frozenset(_NOT_OPENERS.split())
+CUE_FIT_ROUNDS = 10  # refits of the cues' speech model on the half it explains best
+# How certain a sentence end's place is (``Sentence.certainty``): measured (punctuation, a word
+# pause, the only place a cue's pause can be), likely (a lone sentence opener after it), a guess.
+SURE, LIKELY, GUESS = 1.0, 0.5, 0.0
+UNTIMED_SHARE = 0.5  # captions are read as untimed cues when most words share their cue's time
 
 LLM_SENTENCE_PROMPT = (
     "You restore punctuation and capitalisation in automatic captions of a histopathology "
@@ -80,6 +116,7 @@ class Sentence:
     start: float  # first word's start, seconds
     end: float  # last word's end
     text: str  # restored text
+    certainty: float = SURE  # how certain the place of its end is: SURE, LIKELY or GUESS
 
 
 @dataclass
@@ -105,33 +142,112 @@ def is_punctuated(words: Sequence[Word]) -> bool:
 
 def cue_groups(words: Sequence[Word]) -> list[tuple[int, int]]:
     """Runs ``[a, b)`` of words whose times were spread over one caption cue by length (captions
-    without word timings: YouTube's newer auto-caption layout, plain cues): back to back, and
-    the same seconds per character. Words with their own timings form runs of one."""
+    without word timings: plain WebVTT/SRT cues, roll-up captions): the words of one
+    ``Word.cue`` where the parser numbered them, else inferred: back to back, and the same
+    seconds per character. Words with their own timings form runs of one."""
+    numbered = any(w.cue >= 0 for w in words)
     groups, a = [], 0
     for i in range(1, len(words) + 1):
         if i < len(words):
             p, w = words[i - 1], words[i]
-            rate_p = (p.end - p.start) / (len(p.text) + 1)
-            rate_w = (w.end - w.start) / (len(w.text) + 1)
-            spread = abs(p.end - w.start) < 2e-3 and abs(rate_p - rate_w) <= 0.02 * rate_p + 2e-3
-            if spread and rate_p > 0:
-                continue
+            if numbered:
+                if w.cue >= 0 and w.cue == p.cue:
+                    continue
+            else:
+                rate_p = (p.end - p.start) / (len(p.text) + 1)
+                rate_w = (w.end - w.start) / (len(w.text) + 1)
+                spread = (
+                    abs(p.end - w.start) < 2e-3 and abs(rate_p - rate_w) <= 0.02 * rate_p + 2e-3
+                )
+                if spread and rate_p > 0:
+                    continue
         groups.append((a, i))
         a = i
     return groups
 
 
-def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
-    """Seconds of silence after each word: next start minus this start minus the time this word
-    needs at the transcript's median pace (seconds per character); the real gap when larger.
+def _cue_speech_model(words: Sequence[Word], groups: list[tuple[int, int]]) -> np.ndarray:
+    """Seconds of speech per word and per character in untimed cues, ``[per_word, per_char]``.
 
-    In a cue whose words had no timings (``cue_groups``) the silence is smeared over its words:
-    it is gathered and put where a sentence most likely ends: after a word that may end one (not
-    closed-class), scoring one for a lexicon term's word there (sentences of a pathology lecture
-    end on its nouns) and one for a ``STARTERS`` word after it; the latest best place wins."""
+    A word takes a fixed time (onset, release) plus a time per character; pauses only ever
+    lengthen a cue, so the model is fitted by least squares to the cues that it explains best:
+    refitted on the half with the smallest residuals until that half stops changing (at most
+    ``CUE_FIT_ROUNDS``). Cues of fewer than three words are left out (too few to show a pace)."""
+    rows = [(a, b) for a, b in groups if b - a >= 3]
+    if len(rows) < 4:
+        chars = sum(len(w.text) + 1 for a, b in groups for w in words[a:b])
+        seconds = sum(words[b - 1].end - words[a].start for a, b in groups)
+        return np.array([0.0, seconds / chars if chars else 0.0])
+    x = np.array([[b - a, sum(len(w.text) + 1 for w in words[a:b])] for a, b in rows], float)
+    y = np.array([words[b - 1].end - words[a].start for a, b in rows])
+    keep = np.ones(len(rows), dtype=bool)
+    coef = np.zeros(2)
+    for _ in range(CUE_FIT_ROUNDS):
+        coef = np.linalg.lstsq(x[keep], y[keep], rcond=None)[0]
+        residual = y - x @ coef
+        lower = residual <= np.median(residual)
+        if (lower == keep).all():
+            break
+        keep = lower
+    return coef
+
+
+def _line_width(words: Sequence[Word], groups: list[tuple[int, int]]) -> int:
+    """The widest cue line in characters: the width the captioner filled before breaking; 0
+    (unknown) when cues were inferred from timing, since two inferred cues may be one run."""
+    if not any(w.cue >= 0 for w in words):
+        return 0
+    return max((len(" ".join(w.text for w in words[a:b])) for a, b in groups), default=0)
+
+
+def _place_in_cue(
+    bare: list[str], a: int, b: int, at_break: bool, no_end: np.ndarray, term_end: np.ndarray
+) -> tuple[int, float]:
+    """Where in cue ``[a, b)`` its pause most likely falls, and how certain that place is.
+
+    Text evidence only (the cue's time is all the format gives): no end after a word that
+    cannot end a sentence or inside a lexicon term (``no_end``), nor before a word that cannot
+    open one (``NOT_FIRST``). The cue's last word wins outright when the line broke at the pause
+    (``at_break``: roll-up captions start a new line at a pause, so a line that ended short of
+    the track's width, or a silence as long as one that did, lies after the line). Else two
+    points for a following word that often opens a sentence (``STARTERS``; ``ARTICLE_SCORE``
+    for an article), one for ending a lexicon term (a pathology lecture's sentences end on its
+    nouns), minus one before a word of ``CONTINUERS`` (``and``, ``that``, ``would`` ...: more
+    often a phrase goes on with one than a sentence opens with it); the earliest best place on
+    a tie. Certainty: ``SURE`` for a line break or the only allowed place, ``LIKELY`` for a best
+    place with an opener after it and a point ahead of the rest, else ``GUESS``."""
+    if at_break and not no_end[b - 1]:
+        return b - 1, SURE
+    scores = []
+    for k in range(a, b):
+        if no_end[k] or bare[k + 1] in NOT_FIRST:
+            scores.append(-np.inf)
+            continue
+        nxt = bare[k + 1]
+        opener = ARTICLE_SCORE if nxt in ARTICLES else 2.0 if nxt in STARTERS else 0.0
+        scores.append(opener + term_end[k] - (nxt in CONTINUERS))
+    order = sorted(range(b - a), key=lambda k: (scores[k], -k), reverse=True)
+    best, runner = scores[order[0]], scores[order[1]] if b - a > 1 else -np.inf
+    if np.isfinite(best) and not np.isfinite(runner):
+        return a + order[0], SURE
+    opener = bare[a + order[0] + 1] in STARTERS
+    return a + order[0], LIKELY if opener and best >= runner + 1.0 else GUESS
+
+
+def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of silence after each word, and how certain its place is (``SURE`` where it was
+    measured, ``LIKELY`` / ``GUESS`` where the text evidence of ``_place_in_cue`` put it).
+
+    Words with their own timings: next start minus this start minus the time this word needs at
+    the transcript's median pace (seconds per character); the real gap when larger; all sure.
+
+    Untimed cues (``cue_groups``: words spread over a cue by length, as WebVTT/SRT without inline
+    times are read): the cue's silence is its time up to the next cue's first word minus what
+    its words need at the speech pace of untimed cues (``_cue_speech_model``); it is put at one
+    place (``_place_in_cue``)."""
     n = len(words)
     if n < 2:
-        return np.zeros(n)
+        return np.zeros(n), np.full(n, SURE)
     starts = np.array([w.start for w in words])
     ends = np.array([w.end for w in words])
     lengths = np.array([len(w.text) + 1 for w in words], dtype=float)
@@ -140,34 +256,80 @@ def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
     excess = onset - pace * lengths[:-1]
     gap = starts[1:] - ends[:-1]
     pauses = np.append(np.maximum(excess, gap), np.inf)  # the transcript ends a sentence
-    for a, b in cue_groups(words):
-        if b - a < 2 or b == n:
-            continue
-        total = float(np.clip(pauses[a:b], 0, None).sum())
-        bare = [_strip(w.text) for w in words[a : b + 1]]
-        terms = lexicon.words if lexicon is not None else frozenset()
-        scores = [
-            -1 if bare[k] in NOT_LAST else (bare[k] in terms) + (bare[k + 1] in STARTERS)
-            for k in range(b - a)
-        ]
-        at = a + max(range(b - a), key=lambda k: (scores[k], k))
+    certainty = np.full(n, SURE)
+    groups = [(a, b) for a, b in cue_groups(words) if b - a >= 2]
+    if sum(b - a for a, b in groups) < UNTIMED_SHARE * n:
+        return pauses, certainty  # word-timed captions: a few words that happen to share a pace
+    per_word, per_char = _cue_speech_model(words, groups)
+    width = _line_width(words, groups)
+    bare = [_strip(w.text) for w in words] + [""]
+    no_end = ~_allowed_ends(words, lexicon)
+    term_end = _term_ends(words, lexicon)
+    cues = [(a, b) for a, b in groups if b < n]
+    for a, b in groups[-1:]:
+        if b == n:  # the last cue: its words' times were spread, and the captions end after it
+            pauses[a : b - 1] = 0.0
+            certainty[a : b - 1] = GUESS
+    silences = [
+        starts[b] - starts[a] - per_word * (b - a) - per_char * lengths[a:b].sum() for a, b in cues
+    ]
+    # roll-up captions: a cue lasts until the next line appears (cues abut) and a line is
+    # filled to the width unless the speaker paused; cues with gaps (a human captioner's SRT)
+    # break where the captioner chose, which says nothing of the width
+    short = [
+        width > 0
+        and abs(starts[b] - ends[b - 1]) < 2e-3
+        and len(" ".join(w.text for w in words[a:b])) + 1 + len(words[b].text) <= width
+        for a, b in cues
+    ]
+    # The captioner breaks a line at a pause of some length: the shortest silence that ended a
+    # short line bounds it, and a silence that long cannot lie inside a line (it would have
+    # broken there), so it follows the line's last word too.
+    breaking = min((x for x, s in zip(silences, short, strict=True) if s), default=np.inf)
+    for (a, b), silence, short_line in zip(cues, silences, short, strict=True):
+        at_break = short_line or silence >= breaking
+        at, placed = _place_in_cue(bare, a, b, at_break, no_end, term_end)
         pauses[a:b] = 0.0
-        pauses[at] = total
-    return pauses
+        pauses[at] = max(silence, 0.0)
+        certainty[a:b] = GUESS  # nothing was measured at the cue's other places
+        certainty[at] = placed
+    return pauses, certainty
+
+
+def pauses_after(words: Sequence[Word], lexicon: Any = None) -> np.ndarray:
+    """Seconds of silence after each word (``placed_pauses``)."""
+    return placed_pauses(words, lexicon)[0]
+
+
+def _term_matches(words: Sequence[Word], lexicon: Any) -> list[np.ndarray]:
+    """Word indices of each lexicon term found in ``words``."""
+    if lexicon is None:
+        return []
+    text, offsets = "", []
+    for w in words:
+        offsets.append(len(text))
+        text += _strip(w.text) + " "
+    starts = np.array(offsets)
+    return [
+        np.nonzero((starts >= match.start) & (starts < match.end))[0]
+        for match in lexicon.find(text)
+    ]
+
+
+def _term_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
+    """1 for a word that ends a lexicon term, else 0."""
+    ends = np.zeros(len(words))
+    for inside in _term_matches(words, lexicon):
+        if len(inside):
+            ends[inside[-1]] = 1.0
+    return ends
 
 
 def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
     """Where a sentence may end: not after a closed-class word, not inside a lexicon term."""
     allowed = np.array([_strip(w.text) not in NOT_LAST for w in words])
-    if lexicon is not None:
-        text, offsets = "", []
-        for w in words:
-            offsets.append(len(text))
-            text += _strip(w.text) + " "
-        starts = np.array(offsets)
-        for match in lexicon.find(text):
-            inside = np.nonzero((starts >= match.start) & (starts < match.end))[0]
-            allowed[inside[:-1]] = False  # not between the words of one term
+    for inside in _term_matches(words, lexicon):
+        allowed[inside[:-1]] = False  # not between the words of one term
     return allowed
 
 
@@ -197,7 +359,7 @@ def _split_long(
 
 
 def _sentence_ends_by_pauses(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    pauses = pauses_after(words, lexicon)
+    pauses = placed_pauses(words, lexicon)[0]
     allowed = _allowed_ends(words, lexicon)
     # Between-sentence pauses stand out from the small gaps between words of one sentence
     # (speech: under ~0.1-0.2 s inside a sentence, ~0.3-1 s between sentences); the threshold
@@ -359,11 +521,18 @@ def restore_sentences(
         ends = _marks_to_ends(tokens)
     else:
         ends = _sentence_ends_by_pauses(words, lexicon)
+    certainty = np.full(len(words), SURE)
     if len(ends):
         ends[-1] = True
         opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
         allowed = _allowed_ends(words, lexicon)
-        ends = _split_long(ends, pauses_after(words, lexicon), allowed, max_words, opens)
+        pauses, placed = placed_pauses(words, lexicon)
+        split = _split_long(ends, pauses, allowed, max_words, opens)
+        if method == "pauses":
+            certainty = placed
+        # a long sentence split at its longest pause, though too short to end a sentence
+        certainty[split & ~ends] = np.minimum(certainty[split & ~ends], LIKELY)
+        ends = split
     tokens = truecase(tokens, ends)
     sentences, first = [], 0
     for last in np.nonzero(ends)[0]:
@@ -375,6 +544,7 @@ def restore_sentences(
                 words[first].start,
                 max(words[last].end, words[last].start),
                 " ".join(tokens[first : last + 1]),
+                float(certainty[last]),
             )
         )
         first = last + 1

@@ -12,6 +12,9 @@ class Word:
     start: float
     end: float
     text: str
+    # The caption cue whose time was spread over this word (formats without word timings: plain
+    # WebVTT/SRT cues, roll-up captions); -1 when the word has its own timing.
+    cue: int = -1
 
 
 @dataclass

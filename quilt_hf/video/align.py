@@ -14,6 +14,12 @@ from the picture and texts are whole sentences:
   (``PAIR_CHUNK_TIME_RULE``) is cut into about equal pieces at sentence ends only, each piece
   paired with the same image: one image, several texts. A slide shown again later is a new
   segment with its own sentences, sharing the first showing's image.
+- A text starts and ends, and a long slide is cut, only at sentence ends placed at least
+  ``MIN_EDGE_CERTAINTY`` certainly (``Sentence.certainty``). Punctuation, a model, an LLM or
+  word timings place every end surely, so this changes nothing for them; from unpunctuated
+  captions with cue times only, where the offline fallback can only guess some ends, a text
+  drops its edge sentences up to a placed end, and a segment with no such text pairs with
+  nothing: fewer pairs rather than texts that start or end mid-sentence.
 
 The paper's own rule (DESIGN.md: a chunk's text window starts at ``max(previous end, t -
 pair_chunk_time)`` and closes on a non-histology frame, a long gap or ``pair_chunk_time``) takes its
@@ -36,13 +42,18 @@ MIN_CHUNK_TIME = 4.0
 MAX_CHUNK_TIME = 20.0
 DEFAULT_CHUNK_TIME = 10.0
 MAX_CHUNK_WORDS = 40
+# a text starts and ends, and a long slide is cut, only at sentence ends placed at least this
+# certainly (``quilt_hf.text.sentences.LIKELY``; punctuation and word pauses are ``SURE``)
+MIN_EDGE_CERTAINTY = 0.5
 
 TEXT_BOUNDARY_RULE = (
     "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
     "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
     "the segment over which most of its words were spoken (the earlier one on a tie) and pairs "
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
-    "pair_chunk_time is cut into about equal pieces at sentence ends only."
+    "pair_chunk_time is cut into about equal pieces at sentence ends only; texts start and end, "
+    "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "
+    "captions with cue times only)."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -100,6 +111,7 @@ class SentenceSpan:
     last: int  # index after its last word
     start: float
     end: float
+    certainty: float = 1.0  # how certain its end's place is (``Sentence.certainty``)
 
 
 @dataclass
@@ -145,23 +157,48 @@ def split_at_sentence_ends(
     spans: Sequence[SentenceSpan], chunk_time: float
 ) -> list[tuple[int, int]]:
     """Cut consecutive sentences spanning more than ``chunk_time`` into about equal pieces, at
-    sentence ends only; returns ``(first, last)`` index ranges into ``spans``."""
+    sentence ends only; returns ``(first, last)`` index ranges into ``spans``. Near each even
+    cut, the end placed with the most certainty wins: one ``chunk_time / 2`` off the even cut
+    is worth one unit of certainty (a measured end over a guessed one nearby)."""
     if not spans:
         return []
     start, end = spans[0].start, spans[-1].end
     pieces = max(1, round((end - start) / chunk_time))
+    # only where an end was placed with some certainty: a cut at a guessed end is a fragment
+    # as often as not, and a longer text of whole sentences is better than two fragments
+    allowed = [i for i in range(1, len(spans)) if spans[i - 1].certainty >= MIN_EDGE_CERTAINTY]
     cuts: list[int] = []
     for k in range(1, pieces):
         target = start + (end - start) * k / pieces
         low = cuts[-1] + 1 if cuts else 1
-        options = range(low, len(spans))
+        options = [i for i in allowed if i >= low]
         if not options:
             break
-        best = min(options, key=lambda i: abs(spans[i].start - target))
+        best = min(
+            options,
+            key=lambda i: abs(spans[i].start - target) / (chunk_time / 2) - spans[i - 1].certainty,
+        )
         cuts.append(best)
     cuts = sorted(set(cuts))
     bounds = [0, *cuts, len(spans)]
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def trim_to_certain_ends(
+    starts_certainty: Sequence[float],
+    ends_certainty: Sequence[float],
+    floor: float = MIN_EDGE_CERTAINTY,
+) -> tuple[int, int] | None:
+    """The sentences ``[a, b)`` of a piece from its first sentence that starts after an end
+    placed at least ``floor`` certainly to its last one that ends at such an end; None when
+    there is no such text. With punctuation or word timings every end is sure and nothing is
+    trimmed; from unpunctuated cue-timed captions a text loses its edge sentences rather than
+    start or end where a sentence end was only guessed."""
+    firsts = [i for i, c in enumerate(starts_certainty) if c >= floor]
+    if not firsts:
+        return None
+    lasts = [i for i in range(firsts[0], len(ends_certainty)) if ends_certainty[i] >= floor]
+    return (firsts[0], lasts[-1] + 1) if lasts else None
 
 
 def pair_segments(
@@ -171,6 +208,9 @@ def pair_segments(
     if chunk_time <= 0:
         raise ValueError("chunk_time must be positive")
     owners = assign_sentences(segments, sentences, words)
+    certainty = [float(getattr(s, "certainty", 1.0)) for s in sentences]
+    # a sentence starts as certainly as the one before it ends; the transcript's first surely
+    starts_certainty = [1.0, *certainty[:-1]]
     pieces: list[TextPiece] = []
     i = 0
     while i < len(sentences):
@@ -179,8 +219,17 @@ def pair_segments(
         while j < len(sentences) and owners[j] == owner:
             j += 1
         if owner is not None and segments[owner].histology:
-            spans = [SentenceSpan(s.first, s.last, s.start, s.end) for s in sentences[i:j]]
+            spans = [
+                SentenceSpan(s.first, s.last, s.start, s.end, c)
+                for s, c in zip(sentences[i:j], certainty[i:j], strict=True)
+            ]
             for a, b in split_at_sentence_ends(spans, chunk_time):
+                kept = trim_to_certain_ends(
+                    starts_certainty[i + a : i + b], certainty[i + a : i + b]
+                )
+                if kept is None:
+                    continue  # no text here starts and ends at a placed sentence end
+                a, b = a + kept[0], a + kept[1]
                 pieces.append(
                     TextPiece(segments[owner].key, i + a, i + b, spans[a].start, spans[b - 1].end)
                 )

@@ -34,6 +34,7 @@ from quilt_hf.text.sentences import (
     restore_sentences,
 )
 from quilt_hf.video.align import (
+    MIN_EDGE_CERTAINTY,
     PAIR_CHUNK_TIME_RULE,
     TEXT_BOUNDARY_RULE,
     Segment,
@@ -231,8 +232,11 @@ def process_video(
             {k.image_name for k in keyframes if k.is_histology and k.kind == "moving"}
         ),
         "chunks": len(pieces),
-        "empty_chunks": empty_chunks,  # histology segments over which no sentence was spoken
+        # histology segments with no text: no sentence spoken over them, or none whose ends
+        # were placed (unpunctuated cue-timed captions: align.MIN_EDGE_CERTAINTY)
+        "empty_chunks": empty_chunks,
         "sentences": len(restored.sentences),
+        "sentence_ends_guessed": sum(s.certainty < MIN_EDGE_CERTAINTY for s in restored.sentences),
         "sentence_method": restored.method,
         "pairs": len(pairs),
         "images": len(written),
