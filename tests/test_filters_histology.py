@@ -18,7 +18,12 @@ from quilt_hf.filters.histology import (
     histology_label_ids,
     load_classifier,
 )
-from quilt_hf.filters.stain_features import FEATURE_NAMES, stain_features
+from quilt_hf.filters.stain_features import (
+    FEATURE_NAMES,
+    FEATURE_SIZE,
+    feature_image,
+    stain_features,
+)
 from quilt_hf.synthetic.labelled_images import labelled_images
 
 STAIN_HELD_OUT_BAR = 0.9  # accuracy on held-out slide regions + unseen synthetic seed
@@ -73,6 +78,37 @@ def test_stain_features_are_finite_on_odd_images():
         features = stain_features(image)
         assert features.shape == (len(FEATURE_NAMES),)
         assert np.all(np.isfinite(features))
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        (640, 360),
+        (360, 640),
+        (1280, 720),
+        (193, 7),
+        (7, 193),
+        (1000, 3),
+        (3, 1000),
+        (500, 499),
+        (192, 192),
+        (191, 60),
+        (854, 480),
+        (200, 201),
+    ],
+)
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_feature_image_is_pillows_thumbnail_without_the_copies(size, mode):
+    # the features' input must stay what convert("RGB") + thumbnail(bilinear) made
+    rng = np.random.default_rng(size[0] * 7 + size[1])
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    expected = image.convert("RGB")
+    expected.thumbnail((FEATURE_SIZE, FEATURE_SIZE), Image.Resampling.BILINEAR)
+    got = feature_image(image)
+    assert got.mode == "RGB" and got.size == expected.size
+    assert np.array_equal(np.asarray(got), np.asarray(expected))
+    assert image.size == size and image.mode == mode  # the caller's image is left alone
 
 
 def test_stain_classifier_on_held_out_slide_crops_vs_synthetic(held_out):

@@ -9,6 +9,8 @@ Each feature is a number in a small, bounded range so a logistic model over them
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -50,15 +52,47 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+def feature_image(image: Image.Image) -> Image.Image:
+    """``image`` in RGB, shrunk to at most ``FEATURE_SIZE`` on its longer side: the pixels
+    ``image.convert("RGB").copy().thumbnail(...)`` (bilinear) gives, without its two full-size
+    copies (``convert`` copies even an RGB image; ``thumbnail`` works in place). ``resize`` with
+    the same size and ``reducing_gap`` is what ``thumbnail`` runs for an image in memory."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    size = thumbnail_size(image.size, FEATURE_SIZE)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image
+
+
+def thumbnail_size(size: tuple[int, int], limit: int) -> tuple[int, int]:
+    """The size ``Image.thumbnail((limit, limit))`` gives an image of ``size`` (Pillow's rule:
+    the aspect ratio kept, the side it is not fitted to rounded to the closer aspect)."""
+    width, height = size
+    if width <= limit and height <= limit:
+        return size
+    aspect = width / height
+    if aspect <= 1:  # fitted to the height; the width rounded (down or up) to the closer aspect
+        x = min(
+            math.floor(limit * aspect),
+            math.ceil(limit * aspect),
+            key=lambda n: abs(aspect - n / limit),
+        )
+        return max(x, 1), limit
+    y = min(
+        math.floor(limit / aspect),
+        math.ceil(limit / aspect),
+        key=lambda n: 0 if n == 0 else abs(aspect - limit / n),
+    )
+    return limit, max(y, 1)
+
+
 def _thumbnail(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     """RGB and HSV of the feature thumbnail, both float32 in [0, 1].
 
     HSV comes from PIL's 8-bit conversion: within 1/255 of ``skimage.color.rgb2hsv`` and ~10x
     faster, which matters in the frame stage (one call per keyframe)."""
-    image = image.convert("RGB")
-    if max(image.size) > FEATURE_SIZE:
-        image = image.copy()
-        image.thumbnail((FEATURE_SIZE, FEATURE_SIZE), Image.Resampling.BILINEAR)
+    image = feature_image(image)
     rgb = np.asarray(image, dtype=np.float32) / 255.0
     return rgb, np.asarray(image.convert("HSV"), dtype=np.float32) / 255.0
 
