@@ -20,7 +20,9 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   sample-to-sample steps were not still (a short still run, under the paper's 3 s, stays
   keyframe-less as the paper wants). Its picture is its **sharpest** sample (variance of the
   Laplacian of the thumbnail): a mid-fade blend of two slides and a motion-blurred or defocused
-  frame have less fine detail than the sharp frames beside them.
+  frame have less fine detail than the sharp frames beside them. Samples of too-short views of
+  the same motion whose time the view takes (below) compete too: in a fast zoom most views are
+  too short, and the one that lasts may be the out-of-focus stretch.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
   frame (``hold``); the tracker resumes when the window ends (``release``). Views that yield no
   keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing,
@@ -200,6 +202,10 @@ class ViewTracker:
         # after them (_orphan: where such a run began), so their narration is not lost to a gap.
         self._tail: MovingView | None = None
         self._orphan: float | None = None
+        # the sharpest sample of those orphaned views: a candidate for the keyframe view's
+        # picture, whose time it joins (in a fast zoom most views are too short, and the one
+        # that yields may be the out-of-focus stretch)
+        self._orphan_best: tuple[float, Sample] | None = None
         self._view_chain = 0
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
@@ -242,7 +248,7 @@ class ViewTracker:
         self._view_chain = chain
         if not chained:
             self._tail = None
-            self._orphan = None
+            self._orphan = self._orphan_best = None
         return self._view
 
     def hold(self, since: float) -> None:
@@ -251,7 +257,7 @@ class ViewTracker:
         if view is not None:
             if view.start >= since:
                 self._view = None  # the whole view is the static window's
-                self._tail = self._orphan = None
+                self._tail = self._orphan = self._orphan_best = None
             elif view.before_run is not None:
                 view.end, view.samples, view.moving_steps, view.best = view.before_run
         self._close()
@@ -265,7 +271,7 @@ class ViewTracker:
     def _close(self, next_chained: bool = False) -> None:
         view, self._view = self._view, None
         if view is None or view.best is None:
-            self._tail = self._orphan = None
+            self._tail = self._orphan = self._orphan_best = None
             return
         p = self.params
         if view.end - view.start < p.min_view or view.moving_steps * 2 < view.samples - 1:
@@ -275,17 +281,24 @@ class ViewTracker:
                 self.stats.mostly_still += 1
             if view.chained and self._tail is not None:
                 self._tail.end = view.end
-            elif next_chained and self._orphan is None:
-                self._orphan = view.start
+            elif next_chained:
+                if self._orphan is None:
+                    self._orphan = view.start
+                if self._orphan_best is None or view.best[0] > self._orphan_best[0]:
+                    self._orphan_best = view.best
             if not next_chained:
-                self._tail = self._orphan = None
+                self._tail = self._orphan = self._orphan_best = None
             return
-        start = self._orphan if view.chained and self._orphan is not None else view.start
-        best = view.best[1]
+        start, best_of = view.start, view.best
+        if view.chained and self._orphan is not None:
+            start = self._orphan
+            if self._orphan_best is not None and self._orphan_best[0] > best_of[0]:
+                best_of = self._orphan_best
+        best = best_of[1]
         moving = MovingView(start, view.end, best.time, best, view.samples, view.chain)
         self.views.append(moving)
         self.stats.moving += 1
-        self._orphan = None
+        self._orphan = self._orphan_best = None
         self._tail = moving if next_chained else None
         if self.on_view is not None:
             self.on_view(moving)
