@@ -62,9 +62,10 @@ MOVING_KEYFRAME_RULE = (
     f"{ViewParams.min_overlap:.0%} of the last keyframe's view is still on screen (translation "
     "by phase correlation of 4 fps grey thumbnails) or the picture no longer correlates with it "
     f"after alignment (Pearson r < {ViewParams.min_correlation:g}: a zoom, a cut, a fade); a view "
-    f"shorter than {ViewParams.min_view:g} s, or mostly still, yields none. The picture is the "
-    "sharpest sampled frame of the view (variance of the Laplacian), and it is paired with the "
-    "sentences spoken while that view was on screen."
+    f"shorter than {ViewParams.min_view:g} s, or mostly still, yields none (inside one continuous "
+    "motion its time goes to the keyframe view beside it). The picture is the sharpest sampled "
+    "frame (variance of the Laplacian) of the view and of the short views before it whose time "
+    "it takes, and it is paired with the sentences spoken while that view was on screen."
 )
 
 
