@@ -293,3 +293,17 @@ def test_word_timed_pause_after_a_long_word_ends_a_sentence():
         "Returning to this field the earlier findings are confirmed.",
         "It is in the middle of the field that we see it.",
     ]
+
+
+def test_the_speech_model_is_fitted_to_the_words_without_a_pause():
+    """A time per word plus a time per character, fitted to the rows it explains best: pauses
+    (added to a third of the rows, up to 1 s) do not pull it up."""
+    from quilt_hf.text.sentences import fit_speech_model
+
+    rng = np.random.default_rng(0)
+    chars = rng.integers(2, 16, 300).astype(float)
+    seconds = 0.12 + 0.045 * chars + rng.normal(0, 0.005, 300)
+    paused = rng.random(300) < 1 / 3
+    seconds[paused] += rng.uniform(0.2, 1.0, paused.sum())
+    per_word, per_char = fit_speech_model(np.stack([np.ones(300), chars], 1), seconds)
+    assert per_word == pytest.approx(0.12, abs=0.02) and per_char == pytest.approx(0.045, abs=0.003)
