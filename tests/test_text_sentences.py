@@ -250,3 +250,60 @@ def test_a_pause_smeared_over_an_untimed_cue_is_put_at_its_likely_sentence_end()
         "There is a clear cleft next to the normal tissue.",
         "Here we see the epidermis above.",
     ]
+
+
+def youtube_inline_vtt(timed: list[tuple[str, float]], end: float) -> str:
+    """Word-timed auto-captions as YouTube serves them: each cue a blank-ish first line then the
+    words with inline ``<hh:mm:ss.mmm><c> word</c>`` start times, and a 10 ms cue between."""
+
+    def stamp(t: float) -> str:
+        return f"00:{int(t // 60):02d}:{t % 60:06.3f}"
+
+    out, line = ["WEBVTT", "Kind: captions", "Language: en", ""], 6
+    for k in range(0, len(timed), line):
+        chunk = timed[k : k + line]
+        stop = timed[k + line][1] if k + line < len(timed) else end
+        text = chunk[0][0] + "".join(f"<{stamp(t)}><c> {w}</c>" for w, t in chunk[1:])
+        out += [f"{stamp(chunk[0][1])} --> {stamp(stop)} align:start position:0%", " ", text, ""]
+    return "\n".join(out) + "\n"
+
+
+def test_word_timed_pause_after_a_long_word_ends_a_sentence():
+    """A word takes a fixed time plus a time per letter: a pace per letter alone (inflated by
+    the short words' fixed part) says "diagnosis" needs more than it took, hiding the 0.25 s
+    pause after it; the fitted two-part model finds it, and no end inside a sentence."""
+    from quilt_hf.text.captions import parse_captions
+
+    spoken = [
+        "numbers like these guide the differential diagnosis",
+        "returning to this field the earlier findings are confirmed",
+        "it is in the middle of the field that we see it",
+    ]
+    timed, t = [], 0.5
+    for sentence in spoken:
+        tokens = sentence.split()
+        for i, token in enumerate(tokens):
+            timed.append((token, round(t, 3)))
+            t += 0.12 + 0.045 * len(token) + (0.25 if i == len(tokens) - 1 else 0.0)
+    words = parse_captions(youtube_inline_vtt(timed, t)).words
+    assert [w.text for w in words] == [w for w, _ in timed]
+    restored = restore_sentences(words, "pauses")
+    assert [s.text for s in restored.sentences] == [
+        "Numbers like these guide the differential diagnosis.",
+        "Returning to this field the earlier findings are confirmed.",
+        "It is in the middle of the field that we see it.",
+    ]
+
+
+def test_the_speech_model_is_fitted_to_the_words_without_a_pause():
+    """A time per word plus a time per character, fitted to the rows it explains best: pauses
+    (added to a third of the rows, up to 1 s) do not pull it up."""
+    from quilt_hf.text.sentences import fit_speech_model
+
+    rng = np.random.default_rng(0)
+    chars = rng.integers(2, 16, 300).astype(float)
+    seconds = 0.12 + 0.045 * chars + rng.normal(0, 0.005, 300)
+    paused = rng.random(300) < 1 / 3
+    seconds[paused] += rng.uniform(0.2, 1.0, paused.sum())
+    per_word, per_char = fit_speech_model(np.stack([np.ones(300), chars], 1), seconds)
+    assert per_word == pytest.approx(0.12, abs=0.02) and per_char == pytest.approx(0.045, abs=0.003)

@@ -91,3 +91,30 @@ def test_the_dataset_card_states_the_rules():
     text = _curation_text("quilt")
     for rule in (TEXT_BOUNDARY_RULE, MOVING_KEYFRAME_RULE, PAIR_CHUNK_TIME_RULE):
         assert rule in text
+
+
+def _with_certainty(sentences: list[Sentence], *certainty: float) -> list[Sentence]:
+    return [
+        Sentence(s.first, s.last, s.start, s.end, s.text, c)
+        for s, c in zip(sentences, certainty, strict=True)
+    ]
+
+
+def test_views_of_one_motion_join_across_a_guessed_sentence_end():
+    """A pan split into two views (one chain): the end between their sentences was only guessed
+    (cue-timed captions), so each view alone has no text that ends at a placed end; the motion
+    is one slide, so the two sentences are one text, paired with the view it was mostly spoken
+    over. Still windows (no chain) or two motions (two chains) are not joined."""
+    words, sentences = speech((0.5, 5.5, 6), (6.0, 13.0, 10), (14.5, 19.0, 6))
+    guessed = _with_certainty(sentences, 0.0, 1.0, 1.0)
+    pan = [Segment(0.0, 6.0, True, 0, chain=5), Segment(6.0, 14.0, True, 1, chain=5)]
+    after = [Segment(14.2, 20.0, False, 2)]
+    pieces = pair_segments(pan + after, guessed, words, chunk_time=20.0)
+    assert texts(pieces, guessed) == [(1, [0, 1])]  # sentence 1 has more words: view 1's image
+    # the end placed surely: each view keeps its own sentence
+    placed = _with_certainty(sentences, 1.0, 1.0, 1.0)
+    assert texts(pair_segments(pan + after, placed, words, 20.0), placed) == [(0, [0]), (1, [1])]
+    # two still windows, or two motions, with a guessed end between them: a change of slide
+    for first, second in ((None, None), (5, 6)):
+        two = [Segment(0.0, 6.0, True, 0, chain=first), Segment(6.0, 14.0, True, 1, chain=second)]
+        assert pair_segments(two + after, guessed, words, chunk_time=20.0) == []

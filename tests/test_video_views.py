@@ -219,3 +219,41 @@ def test_sharpness_is_the_variance_of_the_4_neighbour_laplacian():
     assert sharpness(t) == float(lap.var())  # bit for bit: the same operations in order
     blurred = 0.25 * (t[:-1, :-1] + t[1:, :-1] + t[:-1, 1:] + t[1:, 1:])
     assert sharpness(blurred) < 0.5 * sharpness(t)
+
+
+def test_a_fast_motion_whose_only_long_view_is_out_of_focus_keeps_a_sharp_picture():
+    """A fast zoom or pan splits into views too short for a keyframe; their time joins the first
+    view that lasts (here the out-of-focus stretch at the end), and so do their sharp frames:
+    the keyframe's picture is the sharpest of all of them, not of the blurred view alone."""
+    canvas = texture(13, H, W + 900)
+    fast = pan(canvas, 2.5, dx=45.0)  # 0-2.5 s: views of under 1 s each
+    x = 45.0 * len(fast)
+    frames = fast + pan(canvas, 1.5, dx=8.0, x0=x)  # 2.5-4 s: one view long enough
+    sharp = 8  # from 2 s on out of focus, so the view that lasts is all out of focus
+    frames = frames[:sharp] + [
+        np.asarray(Image.fromarray(f).filter(ImageFilter.GaussianBlur(3))) for f in frames[sharp:]
+    ]
+    windows, stats = find_windows(samples_of(frames))
+    moving = [w for w in windows if w.kind == "moving"]
+    assert stats.windows == 0 and len(moving) == 1
+    assert moving[0].start == 0.0  # the short views' time joined it
+    assert moving[0].frame_time < 2.0  # and its picture is one of their sharp frames
+
+
+def test_a_keyframe_view_out_of_focus_takes_a_sharp_frame_from_the_short_views_after_it():
+    """The other way round: the view that lasts is the out-of-focus start of a motion and the
+    motion then speeds up into views too short for a keyframe, whose time it takes (its tail):
+    their sharp frames compete for its picture before it is handed on."""
+    canvas = texture(14, H, W + 1200)
+    frames = pan(canvas, 1.5, dx=8.0)  # 0-1.5 s: one view long enough
+    x = 8.0 * len(frames)
+    frames += pan(canvas, 2.5, dx=45.0, x0=x)  # 1.5-4 s: views of under 1 s each
+    blurred = 8  # out of focus up to 2 s, so the view that lasts is all out of focus
+    frames = [
+        np.asarray(Image.fromarray(f).filter(ImageFilter.GaussianBlur(3))) for f in frames[:blurred]
+    ] + frames[blurred:]
+    windows, stats = find_windows(samples_of(frames))
+    moving = [w for w in windows if w.kind == "moving"]
+    assert stats.windows == 0 and len(moving) == 1
+    assert moving[0].end == pytest.approx(3.75)  # the short views' time joined it
+    assert moving[0].frame_time >= blurred / FPS  # and its picture is one of their sharp frames

@@ -180,7 +180,14 @@ def _cue_speech_model(words: Sequence[Word], groups: list[tuple[int, int]]) -> n
         return np.array([0.0, seconds / chars if chars else 0.0])
     x = np.array([[b - a, sum(len(w.text) + 1 for w in words[a:b])] for a, b in rows], float)
     y = np.array([words[b - 1].end - words[a].start for a, b in rows])
-    keep = np.ones(len(rows), dtype=bool)
+    return fit_speech_model(x, y)
+
+
+def fit_speech_model(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares ``[per_word, per_char]`` for seconds ``y`` of rows ``x = [words, chars]``,
+    refitted on the half with the smallest residuals until it stops changing (pauses only ever
+    lengthen a row, so the rows without one are the fast ones)."""
+    keep = np.ones(len(y), dtype=bool)
     coef = np.zeros(2)
     for _ in range(CUE_FIT_ROUNDS):
         coef = np.linalg.lstsq(x[keep], y[keep], rcond=None)[0]
@@ -238,8 +245,9 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     """Seconds of silence after each word, and how certain its place is (``SURE`` where it was
     measured, ``LIKELY`` / ``GUESS`` where the text evidence of ``_place_in_cue`` put it).
 
-    Words with their own timings: next start minus this start minus the time this word needs at
-    the transcript's median pace (seconds per character); the real gap when larger; all sure.
+    Words with their own timings: next start minus this start minus the time this word needs (a
+    time per word plus a time per character, ``fit_speech_model`` on the word onsets); the real
+    gap when larger; all sure.
 
     Untimed cues (``cue_groups``: words spread over a cue by length, as WebVTT/SRT without inline
     times are read): the cue's silence is its time up to the next cue's first word minus what
@@ -252,8 +260,15 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     ends = np.array([w.end for w in words])
     lengths = np.array([len(w.text) + 1 for w in words], dtype=float)
     onset = np.diff(starts)
-    pace = float(np.median(onset / lengths[:-1])) if len(onset) else 0.0
-    excess = onset - pace * lengths[:-1]
+    # what each word needs: a time per word plus a time per character. A time per character
+    # alone (the median pace) is inflated by short words' fixed part and so overestimates what
+    # a long word needs, hiding the pause after it ("diagnosis | returning")
+    if n > 4:
+        rows = np.stack([np.ones(n - 1), lengths[:-1]], 1)
+        per_word, per_char = fit_speech_model(rows, onset)
+    else:  # too few words to tell the two parts apart
+        per_word, per_char = 0.0, float(np.median(onset / lengths[:-1]))
+    excess = onset - per_word - per_char * lengths[:-1]
     gap = starts[1:] - ends[:-1]
     pauses = np.append(np.maximum(excess, gap), np.inf)  # the transcript ends a sentence
     certainty = np.full(n, SURE)

@@ -20,6 +20,11 @@ from the picture and texts are whole sentences:
   captions with cue times only, where the offline fallback can only guess some ends, a text
   drops its edge sentences up to a placed end, and a segment with no such text pairs with
   nothing: fewer pairs rather than texts that start or end mid-sentence.
+- Moving views of one continuous motion (``Segment.chain``) show one slide: a drift split is
+  not a change of slide. Where the sentence end between two such views was only guessed, their
+  sentences form one run (``motion_runs``), so its text ends at the motion's own edges or at a
+  placed end instead of being lost; each piece pairs with the view over which most of its words
+  were spoken. Between views split at a placed end each view keeps its own sentences.
 
 The paper's own rule (DESIGN.md: a chunk's text window starts at ``max(previous end, t -
 pair_chunk_time)`` and closes on a non-histology frame, a long gap or ``pair_chunk_time``) takes its
@@ -53,7 +58,8 @@ TEXT_BOUNDARY_RULE = (
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
     "pair_chunk_time is cut into about equal pieces at sentence ends only; texts start and end, "
     "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "
-    "captions with cue times only)."
+    "captions with cue times only); views of one continuous motion whose shared sentence end was "
+    "guessed give one text, paired with the view over which most of it was spoken."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -101,6 +107,9 @@ class Segment:
     end: float
     histology: bool
     key: int  # keyframe index
+    # moving views of one continuous motion share it (``views.py``: the same slide moving on);
+    # None for a still window or a motion of one view
+    chain: int | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,45 @@ def trim_to_certain_ends(
     return (firsts[0], lasts[-1] + 1) if lasts else None
 
 
+def motion_runs(
+    segments: Sequence[Segment], owners: Sequence[int | None], certainty: Sequence[float]
+) -> list[tuple[int, int]]:
+    """Runs ``[i, j)`` of consecutive sentences that form one text span: sentences with one
+    owner, and across two histology views of one motion (``Segment.chain``) when the sentence
+    end between them was placed less than ``MIN_EDGE_CERTAINTY`` certainly."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(owners):
+        j = i + 1
+        while j < len(owners):
+            a, b = owners[j - 1], owners[j]
+            if a == b:
+                j += 1
+                continue
+            same_motion = (
+                a is not None
+                and b is not None
+                and segments[a].histology
+                and segments[b].histology
+                and segments[a].chain is not None
+                and segments[a].chain == segments[b].chain
+            )
+            if not (same_motion and certainty[j - 1] < MIN_EDGE_CERTAINTY):
+                break
+            j += 1
+        runs.append((i, j))
+        i = j
+    return runs
+
+
+def _main_owner(owners: Sequence[int | None], sentences: Sequence, a: int, b: int) -> int | None:
+    """The owner of most words of sentences ``[a, b)`` (the earliest on a tie)."""
+    words: dict[int | None, int] = {}
+    for k in range(a, b):
+        words[owners[k]] = words.get(owners[k], 0) + sentences[k].last - sentences[k].first
+    return max(words, key=lambda o: words[o])  # dicts keep order: the earliest wins a tie
+
+
 def pair_segments(
     segments: Sequence[Segment], sentences: Sequence, words: Sequence[Word], chunk_time: float
 ) -> list[TextPiece]:
@@ -212,26 +260,19 @@ def pair_segments(
     # a sentence starts as certainly as the one before it ends; the transcript's first surely
     starts_certainty = [1.0, *certainty[:-1]]
     pieces: list[TextPiece] = []
-    i = 0
-    while i < len(sentences):
+    for i, j in motion_runs(segments, owners, certainty):
         owner = owners[i]
-        j = i
-        while j < len(sentences) and owners[j] == owner:
-            j += 1
-        if owner is not None and segments[owner].histology:
-            spans = [
-                SentenceSpan(s.first, s.last, s.start, s.end, c)
-                for s, c in zip(sentences[i:j], certainty[i:j], strict=True)
-            ]
-            for a, b in split_at_sentence_ends(spans, chunk_time):
-                kept = trim_to_certain_ends(
-                    starts_certainty[i + a : i + b], certainty[i + a : i + b]
-                )
-                if kept is None:
-                    continue  # no text here starts and ends at a placed sentence end
-                a, b = a + kept[0], a + kept[1]
-                pieces.append(
-                    TextPiece(segments[owner].key, i + a, i + b, spans[a].start, spans[b - 1].end)
-                )
-        i = j
+        if owner is None or not segments[owner].histology:
+            continue
+        spans = [
+            SentenceSpan(s.first, s.last, s.start, s.end, c)
+            for s, c in zip(sentences[i:j], certainty[i:j], strict=True)
+        ]
+        for a, b in split_at_sentence_ends(spans, chunk_time):
+            kept = trim_to_certain_ends(starts_certainty[i + a : i + b], certainty[i + a : i + b])
+            if kept is None:
+                continue  # no text here starts and ends at a placed sentence end
+            a, b = a + kept[0], a + kept[1]
+            key = segments[_main_owner(owners, sentences, i + a, i + b)].key  # type: ignore[index]
+            pieces.append(TextPiece(key, i + a, i + b, spans[a].start, spans[b - 1].end))
     return pieces

@@ -150,8 +150,10 @@ def process_video(
     chunk_seconds = chunk_time or pair_chunk_time(histology_seconds, transcript.words)
     # a window ends at its last sample; the picture stays until halfway to the next sample
     half_step = 0.5 / (window_params or WindowParams()).sample_fps
+    # build_keyframes gives one keyframe per window, in order: the window says its motion chain
     segments = [
-        Segment(k.start, k.end + half_step, k.is_histology, i) for i, k in enumerate(keyframes)
+        Segment(k.start, k.end + half_step, k.is_histology, i, chain=w.chain)
+        for i, (k, w) in enumerate(zip(keyframes, windows, strict=True))
     ]
     pieces = pair_segments(segments, restored.sentences, transcript.words, chunk_seconds)
     lap("align")

@@ -20,7 +20,9 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   sample-to-sample steps were not still (a short still run, under the paper's 3 s, stays
   keyframe-less as the paper wants). Its picture is its **sharpest** sample (variance of the
   Laplacian of the thumbnail): a mid-fade blend of two slides and a motion-blurred or defocused
-  frame have less fine detail than the sharp frames beside them.
+  frame have less fine detail than the sharp frames beside them. Samples of too-short views of
+  the same motion whose time the view takes (below) compete too: in a fast zoom most views are
+  too short, and the one that lasts may be the out-of-focus stretch.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
   frame (``hold``); the tracker resumes when the window ends (``release``). Views that yield no
   keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing,
@@ -60,9 +62,10 @@ MOVING_KEYFRAME_RULE = (
     f"{ViewParams.min_overlap:.0%} of the last keyframe's view is still on screen (translation "
     "by phase correlation of 4 fps grey thumbnails) or the picture no longer correlates with it "
     f"after alignment (Pearson r < {ViewParams.min_correlation:g}: a zoom, a cut, a fade); a view "
-    f"shorter than {ViewParams.min_view:g} s, or mostly still, yields none. The picture is the "
-    "sharpest sampled frame of the view (variance of the Laplacian), and it is paired with the "
-    "sentences spoken while that view was on screen."
+    f"shorter than {ViewParams.min_view:g} s, or mostly still, yields none (inside one continuous "
+    "motion its time goes to the keyframe view beside it). The picture is the sharpest sampled "
+    "frame (variance of the Laplacian) of the view and of the short views before it whose time "
+    "it takes, and it is paired with the sentences spoken while that view was on screen."
 )
 
 
@@ -153,6 +156,7 @@ class MovingView:
     sample: Sample
     samples: int
     chain: int = 0  # views of one continuous motion (no cut between) share it: one slide
+    sharpness: float = 0.0  # of the picture (``sharpness`` of its thumbnail)
 
 
 @dataclass
@@ -198,8 +202,12 @@ class ViewTracker:
         # Views too short for a keyframe inside one continuous motion (a zoom drifts fast) are
         # still that slide on screen: their time joins the keyframe view before them (_tail) or
         # after them (_orphan: where such a run began), so their narration is not lost to a gap.
-        self._tail: MovingView | None = None
+        self._tail: MovingView | None = None  # not handed on until its motion's tails are seen
         self._orphan: float | None = None
+        # the sharpest sample of those orphaned views: a candidate for the keyframe view's
+        # picture, whose time it joins (in a fast zoom most views are too short, and the one
+        # that yields may be the out-of-focus stretch)
+        self._orphan_best: tuple[float, Sample] | None = None
         self._view_chain = 0
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
@@ -241,8 +249,8 @@ class ViewTracker:
         )
         self._view_chain = chain
         if not chained:
-            self._tail = None
-            self._orphan = None
+            self._emit_tail()
+            self._orphan = self._orphan_best = None
         return self._view
 
     def hold(self, since: float) -> None:
@@ -251,7 +259,8 @@ class ViewTracker:
         if view is not None:
             if view.start >= since:
                 self._view = None  # the whole view is the static window's
-                self._tail = self._orphan = None
+                self._emit_tail()
+                self._orphan = self._orphan_best = None
             elif view.before_run is not None:
                 view.end, view.samples, view.moving_steps, view.best = view.before_run
         self._close()
@@ -265,7 +274,8 @@ class ViewTracker:
     def _close(self, next_chained: bool = False) -> None:
         view, self._view = self._view, None
         if view is None or view.best is None:
-            self._tail = self._orphan = None
+            self._emit_tail()
+            self._orphan = self._orphan_best = None
             return
         p = self.params
         if view.end - view.start < p.min_view or view.moving_steps * 2 < view.samples - 1:
@@ -274,23 +284,45 @@ class ViewTracker:
             else:
                 self.stats.mostly_still += 1
             if view.chained and self._tail is not None:
-                self._tail.end = view.end
-            elif next_chained and self._orphan is None:
-                self._orphan = view.start
+                tail = self._tail
+                tail.end = view.end
+                if view.best[0] > tail.sharpness:  # a sharper frame of the same motion
+                    tail.sharpness, tail.sample = view.best
+                    tail.frame_time = tail.sample.time
+            elif next_chained:
+                if self._orphan is None:
+                    self._orphan = view.start
+                if self._orphan_best is None or view.best[0] > self._orphan_best[0]:
+                    self._orphan_best = view.best
             if not next_chained:
-                self._tail = self._orphan = None
+                self._emit_tail()
+                self._orphan = self._orphan_best = None
             return
-        start = self._orphan if view.chained and self._orphan is not None else view.start
-        best = view.best[1]
-        moving = MovingView(start, view.end, best.time, best, view.samples, view.chain)
+        start, best_of = view.start, view.best
+        if view.chained and self._orphan is not None:
+            start = self._orphan
+            if self._orphan_best is not None and self._orphan_best[0] > best_of[0]:
+                best_of = self._orphan_best
+        score, best = best_of
+        moving = MovingView(start, view.end, best.time, best, view.samples, view.chain, score)
+        self._emit_tail()
+        self._orphan = self._orphan_best = None
+        self._tail = moving
+        if not next_chained:
+            self._emit_tail()
+
+    def _emit_tail(self) -> None:
+        """Hand on the last keyframe view: no later view of its motion can add to it now."""
+        moving, self._tail = self._tail, None
+        if moving is None:
+            return
         self.views.append(moving)
         self.stats.moving += 1
-        self._orphan = None
-        self._tail = moving if next_chained else None
         if self.on_view is not None:
             self.on_view(moving)
 
     def finish(self) -> list[MovingView]:
         if not self._held:
             self._close()
+        self._emit_tail()
         return self.views
