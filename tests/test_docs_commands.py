@@ -257,6 +257,11 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
         "--executor ray path runs in the variant above"
     ),
     "python benchmarks/X.py --help": Same("one `--help` per script, in VARIANTS"),
+    # docs/sentences.md
+    "python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4": Same(
+        "tests/test_synthetic_lectures.py::test_benchmark_cli_scores_an_unseen_lecture runs these "
+        "flags through the script on one lecture (--seeds 5 --lectures 1) and checks its results"
+    ),
     # docs/scaling.md
     SCALE_SAMPLE: Run(
         subs=(("/tmp/scale/corpus", "scale/corpus"),),  # nothing is written outside the workspace
