@@ -203,12 +203,12 @@ class _ShortRun:
 
     start: float
     chain: int
-    pictures: list[np.ndarray]  # coarse: each view's reference, then the run's latest picture
+    pictures: list[np.ndarray]  # coarse: the reference (first sample) of each of its views
     end: float = 0.0
     samples: int = 0
     moving_steps: int = 0  # the splits between its views are moving steps too
     best: tuple[float, Sample] | None = None
-    _last: np.ndarray | None = None
+    _last: np.ndarray | None = None  # coarse: its latest changed sample
 
     def add(self, view: _View) -> None:
         if self.samples:
