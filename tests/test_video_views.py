@@ -257,3 +257,66 @@ def test_a_keyframe_view_out_of_focus_takes_a_sharp_frame_from_the_short_views_a
     assert stats.windows == 0 and len(moving) == 1
     assert moving[0].end == pytest.approx(3.75)  # the short views' time joined it
     assert moving[0].frame_time >= blurred / FPS  # and its picture is one of their sharp frames
+
+
+def zoom(canvas: np.ndarray, seconds: float, rate: float) -> list[np.ndarray]:
+    """Frames zooming into the centre of ``canvas`` (the crop shrinks by ``rate`` per sample),
+    never still: each frame is a smaller crop resized to the frame size."""
+    ch, cw = canvas.shape[:2]
+    frames = []
+    for k in range(int(seconds * FPS)):
+        scale = rate**k
+        h, w = int(ch * scale), int(cw * scale)
+        y, x = (ch - h) // 2, (cw - w) // 2
+        crop = Image.fromarray(canvas[y : y + h, x : x + w]).resize(
+            (W, H), Image.Resampling.BILINEAR
+        )
+        frames.append(np.asarray(crop))
+    return frames
+
+
+def test_a_zoom_made_only_of_short_views_yields_one_keyframe_from_its_sharpest_frame():
+    """A fast zoom splits into views each under ``min_view`` (dev lecture unseen_100_0 lost 12 s
+    of a zoom this way): the run of them, one continuous motion, gives one keyframe for its
+    whole time, from its sharpest frame, and the cut after it still bounds it."""
+    frames = zoom(texture(15, 4 * H, 4 * W), seconds=6.0, rate=0.92)
+    frames += pan(texture(16, H, W + 300), 3.0, dx=8.0)  # a cut to another moving slide at 6 s
+    samples = samples_of(frames)
+    windows, stats = find_windows(samples)
+    moving = [w for w in windows if w.kind == "moving"]
+    zoomed = [w for w in moving if w.end < 6.0]
+    assert stats.windows == 0 and len(zoomed) == 1
+    assert zoomed[0].start == 0.0 and zoomed[0].end >= 5.5  # the whole zoom, not a gap
+    sharpest = max(samples[:24], key=lambda s: sharpness(s.thumb))
+    assert zoomed[0].frame_time == sharpest.time
+    assert not any(w.start < 6.0 <= w.end for w in moving)  # the cut is not crossed
+
+
+def test_a_slow_dissolve_between_still_slides_is_not_a_run_of_short_views_keyframe():
+    """A 1.25 s cross-dissolve also splits into short views of one chain (each blend correlates
+    with the one before); it is a blend of the pictures on either side, not a motion: no
+    keyframe, where a zoom's short views give one."""
+    from quilt_hf.video.static_windows import WindowParams
+
+    a, b = texture(17, H, W), texture(18, H, W)
+    fade = [(a * (1 - t) + b * t).astype(np.uint8) for t in np.linspace(0.15, 0.85, 5)]
+    samples = samples_of([a] * 20 + fade + [b] * 20)
+    windows, _ = find_windows(samples)
+    assert [w.kind for w in windows] == ["still", "still"]
+    # it is the blend test that rejects it: without it the run would give a keyframe
+    unguarded = WindowParams(views=ViewParams(min_blend_fit=2.0))
+    assert [w.kind for w in find_windows(samples, unguarded)[0]] == ["still", "moving", "still"]
+
+
+def test_blend_fit_tells_a_dissolve_frame_from_a_zoom_frame():
+    from quilt_hf.video.views import blend_fit, coarse
+
+    def grey(rgb):
+        return coarse(np.asarray(Image.fromarray(rgb).convert("L"), np.float32))
+
+    a, b = texture(19, H, W), texture(20, H, W)
+    wa, wb, r2 = blend_fit(grey(a), grey(b), grey((0.6 * a + 0.4 * b).astype(np.uint8)))
+    assert r2 > 0.98 and wa == pytest.approx(0.6, abs=0.05) and wb == pytest.approx(0.4, abs=0.05)
+    frames = [grey(f) for f in zoom(texture(21, 4 * H, 4 * W), 3.0, 0.8)]
+    wa, wb, r2 = blend_fit(frames[0], frames[-1], frames[len(frames) // 2])
+    assert r2 < 0.9 or min(wa, wb) < 0.15
