@@ -278,8 +278,9 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     per_word, per_char = _cue_speech_model(words, groups)
     width = _line_width(words, groups)
     bare = [_strip(w.text) for w in words] + [""]
-    no_end = ~_allowed_ends(words, lexicon)
-    term_end = _term_ends(words, lexicon)
+    matches = _term_matches(words, lexicon)  # one lexicon scan for both
+    no_end = ~_allowed_ends(words, matches)
+    term_end = _term_ends(n, matches)
     cues = [(a, b) for a, b in groups if b < n]
     for a, b in groups[-1:]:
         if b == n:  # the last cue: its words' times were spread, and the captions end after it
@@ -331,19 +332,20 @@ def _term_matches(words: Sequence[Word], lexicon: Any) -> list[np.ndarray]:
     ]
 
 
-def _term_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    """1 for a word that ends a lexicon term, else 0."""
-    ends = np.zeros(len(words))
-    for inside in _term_matches(words, lexicon):
+def _term_ends(n: int, matches: list[np.ndarray]) -> np.ndarray:
+    """1 for each of ``n`` words that ends a lexicon term (``_term_matches``), else 0."""
+    ends = np.zeros(n)
+    for inside in matches:
         if len(inside):
             ends[inside[-1]] = 1.0
     return ends
 
 
-def _allowed_ends(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    """Where a sentence may end: not after a closed-class word, not inside a lexicon term."""
+def _allowed_ends(words: Sequence[Word], matches: list[np.ndarray]) -> np.ndarray:
+    """Where a sentence may end: not after a closed-class word, not inside a lexicon term
+    (``matches``: ``_term_matches`` of ``words``)."""
     allowed = np.array([_strip(w.text) not in NOT_LAST for w in words])
-    for inside in _term_matches(words, lexicon):
+    for inside in matches:
         allowed[inside[:-1]] = False  # not between the words of one term
     return allowed
 
@@ -373,9 +375,8 @@ def _split_long(
     return ends
 
 
-def _sentence_ends_by_pauses(words: Sequence[Word], lexicon: Any) -> np.ndarray:
-    pauses = placed_pauses(words, lexicon)[0]
-    allowed = _allowed_ends(words, lexicon)
+def _sentence_ends_by_pauses(pauses: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Sentence ends after the words whose pause (``placed_pauses``) stands out, where allowed."""
     # Between-sentence pauses stand out from the small gaps between words of one sentence
     # (speech: under ~0.1-0.2 s inside a sentence, ~0.3-1 s between sentences); the threshold
     # follows the speaker: the larger of MIN_PAUSE and a multiple of their typical gap.
@@ -385,7 +386,7 @@ def _sentence_ends_by_pauses(words: Sequence[Word], lexicon: Any) -> np.ndarray:
     # short "sentences" (under 3 words) are a hesitation, not a sentence: join them to the next
     first = 0
     for last in np.nonzero(ends)[0]:
-        if last - first + 1 < 3 and last < len(words) - 1:
+        if last - first + 1 < 3 and last < len(pauses) - 1:
             ends[last] = False
         else:
             first = last + 1
@@ -515,6 +516,9 @@ def restore_sentences(
 
         lexicon = load_lexicon()
     tokens = [w.text for w in words]
+    # both the pause method and the long-sentence split read these: computed once
+    allowed = _allowed_ends(words, _term_matches(words, lexicon))
+    pauses, placed = placed_pauses(words, lexicon)
     if method == "captions":
         ends = _marks_to_ends(tokens)
     elif method == "model":
@@ -535,13 +539,11 @@ def restore_sentences(
         tokens = _llm_tokens(words, chat)
         ends = _marks_to_ends(tokens)
     else:
-        ends = _sentence_ends_by_pauses(words, lexicon)
+        ends = _sentence_ends_by_pauses(pauses, allowed)
     certainty = np.full(len(words), SURE)
     if len(ends):
         ends[-1] = True
         opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
-        allowed = _allowed_ends(words, lexicon)
-        pauses, placed = placed_pauses(words, lexicon)
         split = _split_long(ends, pauses, allowed, max_words, opens)
         if method == "pauses":
             certainty = placed
