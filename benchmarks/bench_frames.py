@@ -23,8 +23,13 @@ For each: wall seconds, ratio to decode-only, realtime factor (video seconds per
 how many windows/scenes it found against the truth's slide count. The machine's other load moves
 every figure; compare ratios from one run, and the medians of several runs.
 
+``--encode h264|vp9|av1`` re-encodes the video first (PyAV: x264 ``medium``, whose B-frames the
+frame stage's decoder skips; libvpx VP9 and SVT-AV1, what yt-dlp's default format order picks on
+YouTube, which have no B-frames to skip), so one lecture can be timed in the codecs users download.
+
     python benchmarks/bench_frames.py --repeats 3
     python benchmarks/bench_frames.py --generator unseen --seed 11 --skip-naive
+    python benchmarks/bench_frames.py --generator unseen --seed 11 --skip-naive --encode vp9
 """
 
 from __future__ import annotations
@@ -63,6 +68,37 @@ def make_unseen_lecture(out_dir: Path, seed: int) -> tuple[Path, dict]:
     return video, truth
 
 
+# (PyAV encoder, options): settings of the kind the codec's real producers use, fast to encode
+ENCODINGS = {
+    "h264": ("libx264", {"preset": "medium", "crf": "23"}),  # B-frames, as in YouTube's avc1
+    "vp9": ("libvpx-vp9", {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}),
+    "av1": ("libsvtav1", {"preset": "10", "crf": "35"}),
+}
+
+
+def reencode(source: Path, codec: str, out_dir: Path) -> Path:
+    """``source`` re-encoded with ``ENCODINGS[codec]`` (same size and frame rate, no audio)."""
+    from fractions import Fraction
+
+    import av
+
+    encoder, options = ENCODINGS[codec]
+    target = out_dir / f"{source.stem}.{codec}.mp4"
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        src = inp.streams.video[0]
+        rate = Fraction(src.average_rate or 25).limit_denominator(1001)
+        stream = out.add_stream(encoder, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = src.width, src.height, "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        stream.options = options
+        for index, frame in enumerate(inp.decode(src)):
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, 1 / rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +114,11 @@ def main() -> None:
     parser.add_argument("--slides", type=int, default=9, help="slides of a sample lecture")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-naive", action="store_true", help="leave out the slow naive rule")
+    parser.add_argument(
+        "--encode",
+        choices=sorted(ENCODINGS),
+        help="re-encode the video with this codec before timing (see above)",
+    )
     args = parser.parse_args()
 
     from quilt_hf.filters.histology import load_classifier
@@ -94,6 +135,8 @@ def main() -> None:
         video, truth = make_unseen_lecture(Path(tmp.name), args.seed)
     else:
         video, truth = make_video(Path(tmp.name), args.seed, args.slides)
+    if args.encode:
+        video = reencode(video, args.encode, Path(tmp.name))
     info = probe(video)
     classifier = load_classifier({"backend": "stain", "threshold": 0.5})
 
@@ -142,8 +185,9 @@ def main() -> None:
 
     decode = statistics.median(times["decode-only"])
     slides = len(truth["slides"]) if truth else None
+    codec = av_codec_name(video)
     print(
-        f"video: {video.name} {info.width}x{info.height} {info.duration:.1f}s {info.fps:g} fps"
+        f"video: {video.name} ({codec}) {info.width}x{info.height} {info.duration:.1f}s {info.fps:g} fps"
         + (f", {slides} slides" if slides else "")
         + f"; medians of {args.repeats}"
     )
@@ -169,12 +213,20 @@ def main() -> None:
         json.dumps(
             {
                 "video_seconds": info.duration,
+                "codec": codec,
                 "slides": slides,
                 "peers": rows,
                 "repeats": args.repeats,
             }
         )
     )
+
+
+def av_codec_name(video: Path) -> str:
+    import av
+
+    with av.open(str(video)) as container:
+        return container.streams.video[0].codec_context.name
 
 
 if __name__ == "__main__":

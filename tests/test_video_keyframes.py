@@ -42,6 +42,25 @@ def test_near_duplicates_share_the_first_image():
     assert canonical_indices([slide, chart, with_cursor, other, jpeg_again]) == [0, 1, 0, 3, 0]
 
 
+def test_the_phash_is_computed_only_for_pairs_the_thumbnail_test_lets_through(monkeypatch):
+    import imagehash
+
+    calls = []
+    real = imagehash.phash
+    monkeypatch.setattr(imagehash, "phash", lambda image: calls.append(1) or real(image))
+    different = [histology_frame(s, 1) for s in (1, 2)] + [
+        chart_picture(SIZE, np.random.default_rng(0))
+    ]
+    assert canonical_indices(different) == [0, 1, 2]
+    assert calls == []  # no pair came near on the 32x32 thumbnail: no pHash at all
+    slide = histology_frame(3, 1)
+    # the same thumbnail but a different pHash is still two images: both tests must pass
+    flipped = slide.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert canonical_indices([slide, slide.copy()]) == [0, 0]
+    assert len(calls) == 2
+    assert canonical_indices([slide, flipped], max_pixel_diff=255.0) == [0, 1]
+
+
 def test_magnification_orders_low_medium_high():
     truth, scales = [], []
     for m in (0, 1, 2):

@@ -135,17 +135,20 @@ def iter_samples(
     last_time = -1.0
     with _open(path) as container:
         stream = container.streams.video[0]
-        # Only reference frames are decoded: the B-frames nothing depends on are ~half of a
-        # lecture's frames and are never needed at sample_fps (4 of 25 per second); a sample
-        # then lands on the next reference frame, a few hundredths of a second later. Frame
-        # threading adds latency and overhead to such a sparse stream: slice threading is faster.
-        # Measured on the loaded 2-core machine, two other ways lost too: frame threading on a
-        # lecture with no B-frames (nothing to skip; the frame stage took 1.43 s of CPU vs 1.28 s
-        # and was no faster), and decoding in a read-ahead thread so the next frames decode
-        # while Python works on this one (0.81 s of CPU vs 0.75 s: three threads handing the
-        # GIL back and forth cost more than the overlap won).
-        stream.thread_type = "SLICE"
+        # Only reference frames are decoded: the B-frames nothing depends on are ~half of an
+        # H.264 lecture's frames and are never needed at sample_fps (4 of 25 per second); a
+        # sample then lands on the next reference frame, a few hundredths of a second later.
+        # Threading, measured on this 2-core machine (windows of one lecture, wall / CPU seconds;
+        # benchmarks/bench_frames.py --encode re-encodes it): slice threading, except for VP9
+        # (what yt-dlp's default order usually picks on YouTube, with AV1), where FFmpeg's
+        # slice threads split tile columns and a 360p frame has one or two: VP9 0.95 / 1.27 s
+        # with frame threads against 1.16 / 1.36 s; H.264 with B-frames 0.57 / 0.73 against
+        # 0.68 / 0.80 (frame threads add latency to such a sparse stream), H.264 Baseline
+        # 0.91 / 1.27 against 1.05 / 1.49, AV1 (dav1d) level. Decoding in a read-ahead Python
+        # thread lost too (three threads handing the GIL back and forth cost more than the
+        # overlap won).
         stream.codec_context.skip_frame = "NONREF"
+        stream.thread_type = "FRAME" if stream.codec_context.name == "vp9" else "SLICE"
         step = thumb_step(stream.codec_context.width, thumb_width)
         try:
             for frame in container.decode(stream):

@@ -84,16 +84,33 @@ def image_name(video_id: str, start: float) -> str:
     return f"{video_id}_image_{uuid.uuid5(IMAGE_NAMESPACE, f'{video_id}@{start:.3f}')}.jpg"
 
 
-Signature = tuple[int, np.ndarray]  # 64-bit pHash, 32x32 grey thumbnail
+class Signature:
+    """What the near-duplicate rule compares: a 32x32 grey thumbnail and a 64-bit pHash.
+
+    The pHash (``imagehash.phash``: a Lanczos resize and a DCT, ~3/4 of the signature's time) is
+    computed only when asked, and the rule asks only after the cheap thumbnail test has passed,
+    so a video whose windows are all different slides computes none.
+    """
+
+    __slots__ = ("_grey", "_phash", "small")
+
+    def __init__(self, image: Image.Image) -> None:
+        self._grey = image.convert("L")  # phash converts to grey first too: convert once for both
+        self.small = np.asarray(self._grey.resize((32, 32), Image.Resampling.BOX), np.float32)
+        self._phash: int | None = None
+
+    @property
+    def phash(self) -> int:
+        if self._phash is None:
+            import imagehash
+
+            self._phash = int(str(imagehash.phash(self._grey)), 16)
+            self._grey = None  # only the hash is needed from now on
+        return self._phash
 
 
 def _signature(image: Image.Image) -> Signature:
-    import imagehash
-
-    grey = image.convert("L")  # phash converts to grey first too: convert once for both
-    phash = int(str(imagehash.phash(grey)), 16)
-    small = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
-    return phash, small
+    return Signature(image)
 
 
 @dataclass(frozen=True)
@@ -104,9 +121,11 @@ class DuplicateRule:
     max_pixel_diff: float = 8.0
 
     def same(self, a: Signature, b: Signature) -> bool:
-        return (a[0] ^ b[0]).bit_count() <= self.phash_distance and float(
-            np.abs(a[1] - b[1]).mean()
-        ) <= self.max_pixel_diff
+        # the thumbnail test first: it is cheap, and most pairs of windows fail it
+        return (
+            float(np.abs(a.small - b.small).mean()) <= self.max_pixel_diff
+            and (a.phash ^ b.phash).bit_count() <= self.phash_distance
+        )
 
     def first_match(self, signature: Signature, earlier: Sequence[tuple[int, Signature]]) -> int:
         """Index of the first of ``earlier`` (index, signature) pairs it duplicates, else -1."""

@@ -111,7 +111,13 @@ def normalised_log_responses(image: np.ndarray) -> np.ndarray:
 
     image = np.asarray(image, dtype=np.float32)
     spectrum = scipy.fft.rfft2(image)
-    return scipy.fft.irfft2(spectrum[None] * _log_filters(image.shape), s=image.shape, axes=(1, 2))
+    filters = _log_filters(image.shape)
+    responses = np.empty((len(filters), *image.shape), np.float32)
+    # one inverse FFT per sigma: the same numbers as one batched ``irfft2(..., axes=(1, 2))``,
+    # which pocketfft runs ~1.5x slower on this (7, h, w/2+1) stack
+    for response, transfer in zip(responses, filters, strict=True):
+        response[...] = scipy.fft.irfft2(spectrum * transfer, s=image.shape)
+    return responses
 
 
 @functools.lru_cache(maxsize=4)
