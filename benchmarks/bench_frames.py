@@ -19,8 +19,11 @@ printed side by side:
   crop of every frame);
 - ``PySceneDetect``: ``scenedetect.detect(video, ContentDetector())`` (OpenCV backend).
 
-For each: wall seconds, ratio to decode-only, realtime factor (video seconds per wall second), and
-how many windows/scenes it found against the truth's slide count. The machine's other load moves
+For each: wall seconds and their ratio to decode-only; CPU seconds (all of this process's threads,
+``time.process_time``) and their ratio to decode-only's, which is what counts when every core is
+busy with other videos (a pipeline run) and FFmpeg's extra decoding threads have nothing to run
+on; realtime factor (video seconds per wall second); and how many windows/scenes it found against
+the truth's slide count. The machine's other load moves
 every figure; compare ratios from one run, and the medians of several runs.
 
 ``--encode h264|vp9|av1`` re-encodes the video first (PyAV: x264 ``medium``, whose B-frames the
@@ -176,14 +179,17 @@ def main() -> None:
     if "PySceneDetect" in peers:
         scenedetect_content()
     times: dict[str, list[float]] = {name: [] for name in peers}
+    cpu: dict[str, list[float]] = {name: [] for name in peers}  # all threads of this process
     found: dict[str, int] = {}
     for _ in range(args.repeats):
         for name, run in peers.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             found[name] = run()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
 
     decode = statistics.median(times["decode-only"])
+    decode_cpu = statistics.median(cpu["decode-only"])
     slides = len(truth["slides"]) if truth else None
     codec = av_codec_name(video)
     print(
@@ -191,13 +197,19 @@ def main() -> None:
         + (f", {slides} slides" if slides else "")
         + f"; medians of {args.repeats}"
     )
-    print(f"{'peer':<20} {'seconds':>8} {'x decode':>9} {'x realtime':>11} {'found':>6}")
+    print(
+        f"{'peer':<20} {'seconds':>8} {'x decode':>9} {'CPU s':>7} {'x decode CPU':>13} "
+        f"{'x realtime':>11} {'found':>6}"
+    )
     rows = {}
     for name, values in times.items():
         median = statistics.median(values)
+        median_cpu = statistics.median(cpu[name])
         rows[name] = {
             "seconds": median,
             "ratio_to_decode": median / decode,
+            "cpu_seconds": median_cpu,
+            "cpu_ratio_to_decode": median_cpu / decode_cpu,
             "realtime": info.duration / median,
             "found": found[name],
         }
@@ -206,7 +218,8 @@ def main() -> None:
             unit = f"({kinds['still']} still, {kinds['moving']} moving)"
             rows[name].update(kinds)
         print(
-            f"{name:<20} {median:8.3f} {median / decode:9.2f} {info.duration / median:11.1f} "
+            f"{name:<20} {median:8.3f} {median / decode:9.2f} {median_cpu:7.3f} "
+            f"{median_cpu / decode_cpu:13.2f} {info.duration / median:11.1f} "
             f"{found[name]:>6} {unit}"
         )
     print(
