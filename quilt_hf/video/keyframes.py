@@ -92,11 +92,12 @@ class Signature:
     so a video whose windows are all different slides computes none.
     """
 
-    __slots__ = ("_grey", "_phash", "small")
+    __slots__ = ("_image", "_phash", "small")
 
     def __init__(self, image: Image.Image) -> None:
-        self._grey = image.convert("L")  # phash converts to grey first too: convert once for both
-        self.small = np.asarray(self._grey.resize((32, 32), Image.Resampling.BOX), np.float32)
+        grey = image.convert("L")
+        self.small = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), np.float32)
+        self._image: Image.Image | None = image  # the window's own image: a reference, no copy
         self._phash: int | None = None
 
     @property
@@ -104,8 +105,8 @@ class Signature:
         if self._phash is None:
             import imagehash
 
-            self._phash = int(str(imagehash.phash(self._grey)), 16)
-            self._grey = None  # only the hash is needed from now on
+            self._phash = int(str(imagehash.phash(self._image)), 16)  # (converts to grey itself)
+            self._image = None
         return self._phash
 
 
