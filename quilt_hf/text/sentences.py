@@ -241,7 +241,9 @@ def _place_in_cue(
     return a + order[0], LIKELY if opener and best >= runner + 1.0 else GUESS
 
 
-def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def placed_pauses(
+    words: Sequence[Word], lexicon: Any = None, *, matches: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Seconds of silence after each word, and how certain its place is (``SURE`` where it was
     measured, ``LIKELY`` / ``GUESS`` where the text evidence of ``_place_in_cue`` put it).
 
@@ -252,7 +254,8 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     Untimed cues (``cue_groups``: words spread over a cue by length, as WebVTT/SRT without inline
     times are read): the cue's silence is its time up to the next cue's first word minus what
     its words need at the speech pace of untimed cues (``_cue_speech_model``); it is put at one
-    place (``_place_in_cue``)."""
+    place (``_place_in_cue``). ``matches``: ``_term_matches(words, lexicon)`` when the caller
+    has it already."""
     n = len(words)
     if n < 2:
         return np.zeros(n), np.full(n, SURE)
@@ -278,7 +281,8 @@ def placed_pauses(words: Sequence[Word], lexicon: Any = None) -> tuple[np.ndarra
     per_word, per_char = _cue_speech_model(words, groups)
     width = _line_width(words, groups)
     bare = [_strip(w.text) for w in words] + [""]
-    matches = _term_matches(words, lexicon)  # one lexicon scan for both
+    if matches is None:
+        matches = _term_matches(words, lexicon)  # one lexicon scan for both
     no_end = ~_allowed_ends(words, matches)
     term_end = _term_ends(n, matches)
     cues = [(a, b) for a, b in groups if b < n]
@@ -516,9 +520,11 @@ def restore_sentences(
 
         lexicon = load_lexicon()
     tokens = [w.text for w in words]
-    # both the pause method and the long-sentence split read these: computed once
-    allowed = _allowed_ends(words, _term_matches(words, lexicon))
-    pauses, placed = placed_pauses(words, lexicon)
+    # both the pause method and the long-sentence split read these: computed once, from one
+    # lexicon scan
+    matches = _term_matches(words, lexicon)
+    allowed = _allowed_ends(words, matches)
+    pauses, placed = placed_pauses(words, lexicon, matches=matches)
     if method == "captions":
         ends = _marks_to_ends(tokens)
     elif method == "model":
