@@ -110,10 +110,6 @@ class Signature:
         return self._phash
 
 
-def _signature(image: Image.Image) -> Signature:
-    return Signature(image)
-
-
 @dataclass(frozen=True)
 class DuplicateRule:
     """When two window images are one image (see the module docstring)."""
@@ -143,7 +139,7 @@ def canonical_indices(
     """For each image, the index of the first earlier image it nearly duplicates (or itself)."""
     rule = DuplicateRule(phash_distance, max_pixel_diff)
     if signatures is None:
-        signatures = [_signature(image) for image in images]
+        signatures = [Signature(image) for image in images]
     unique: list[tuple[int, Signature]] = []
     canonical: list[int] = []
     for i, signature in enumerate(signatures):
@@ -191,7 +187,7 @@ class WindowAnalyser:
     ) -> tuple[tuple[float, bool, int], Signature]:
         from quilt_hf.video.magnification import estimate_magnification
 
-        signature = _signature(image)
+        signature = Signature(image)
         match = self.rule.first_match(signature, self._analysed)
         if match >= 0:
             return self._labels[match], signature
@@ -218,7 +214,7 @@ class WindowAnalyser:
         future = self._futures.get(id(window))
         if future is not None:
             return future.result()
-        return self._labels_of(window.image), _signature(window.image)
+        return self._labels_of(window.image), Signature(window.image)
 
     def result(self, window: StaticWindow) -> tuple[float, bool, int]:
         """``(P(histology), is histology, magnification)`` of the window's image."""
