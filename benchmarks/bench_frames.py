@@ -26,9 +26,10 @@ on; realtime factor (video seconds per wall second); and how many windows/scenes
 the truth's slide count. The machine's other load moves
 every figure; compare ratios from one run, and the medians of several runs.
 
-``--encode h264|vp9|av1`` re-encodes the video first (PyAV: x264 ``medium``, whose B-frames the
-frame stage's decoder skips; libvpx VP9 and SVT-AV1, what yt-dlp's default format order picks on
-YouTube, which have no B-frames to skip), so one lecture can be timed in the codecs users download.
+``--encode h264|vp9|av1`` re-encodes the video first (``synthetic/reencode.py``: x264 ``medium``,
+whose B-frames the frame stage's decoder skips; libvpx VP9, with no frame to skip; SVT-AV1, whose
+hierarchical non-reference frames dav1d skips; VP9 and AV1 are what yt-dlp's default format order
+picks on YouTube), so one lecture can be timed in the codecs users download.
 
     python benchmarks/bench_frames.py --repeats 3
     python benchmarks/bench_frames.py --generator unseen --seed 11 --skip-naive
@@ -71,38 +72,9 @@ def make_unseen_lecture(out_dir: Path, seed: int) -> tuple[Path, dict]:
     return video, truth
 
 
-# (PyAV encoder, options): settings of the kind the codec's real producers use, fast to encode
-ENCODINGS = {
-    "h264": ("libx264", {"preset": "medium", "crf": "23"}),  # B-frames, as in YouTube's avc1
-    "vp9": ("libvpx-vp9", {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}),
-    "av1": ("libsvtav1", {"preset": "10", "crf": "35"}),
-}
-
-
-def reencode(source: Path, codec: str, out_dir: Path) -> Path:
-    """``source`` re-encoded with ``ENCODINGS[codec]`` (same size and frame rate, no audio)."""
-    from fractions import Fraction
-
-    import av
-
-    encoder, options = ENCODINGS[codec]
-    target = out_dir / f"{source.stem}.{codec}.mp4"
-    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
-        src = inp.streams.video[0]
-        rate = Fraction(src.average_rate or 25).limit_denominator(1001)
-        stream = out.add_stream(encoder, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = src.width, src.height, "yuv420p"
-        stream.codec_context.time_base = 1 / rate
-        stream.options = options
-        for index, frame in enumerate(inp.decode(src)):
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, 1 / rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return target
-
-
 def main() -> None:
+    from quilt_hf.synthetic.reencode import ENCODINGS, reencode
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -139,7 +111,9 @@ def main() -> None:
     else:
         video, truth = make_video(Path(tmp.name), args.seed, args.slides)
     if args.encode:
-        video = reencode(video, args.encode, Path(tmp.name))
+        encoder, options = ENCODINGS[args.encode]
+        target = Path(tmp.name) / f"{video.stem}.{args.encode}.mp4"  # never beside --video
+        video = reencode(video, target, encoder, options)
     info = probe(video)
     classifier = load_classifier({"backend": "stain", "threshold": 0.5})
 
@@ -191,7 +165,7 @@ def main() -> None:
     decode = statistics.median(times["decode-only"])
     decode_cpu = statistics.median(cpu["decode-only"])
     slides = len(truth["slides"]) if truth else None
-    codec = av_codec_name(video)
+    codec = info.codec
     print(
         f"video: {video.name} ({codec}) {info.width}x{info.height} {info.duration:.1f}s {info.fps:g} fps"
         + (f", {slides} slides" if slides else "")
@@ -233,13 +207,6 @@ def main() -> None:
             }
         )
     )
-
-
-def av_codec_name(video: Path) -> str:
-    import av
-
-    with av.open(str(video)) as container:
-        return container.streams.video[0].codec_context.name
 
 
 if __name__ == "__main__":

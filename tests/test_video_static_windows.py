@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from quilt_hf.synthetic.reencode import reencode
 from quilt_hf.synthetic.sample.videos import (
     SlideRenderer,
     SlideSpec,
@@ -90,22 +91,6 @@ def test_cuts_give_one_window_per_slide(tmp_path):
         assert end - 0.6 <= window.end <= end
     assert stats.samples >= 60  # ~4 per second of a 16 s video
     assert stats.identical_skips > 0  # still H.264 frames decode to identical thumbnails
-
-
-def reencode(source, target, encoder, options):
-    """``source`` in another codec (PyAV), frame for frame."""
-    import av
-
-    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
-        src = inp.streams.video[0]
-        stream = out.add_stream(encoder, rate=src.average_rate)
-        stream.width, stream.height, stream.pix_fmt = src.width, src.height, "yuv420p"
-        stream.options = options
-        for index, frame in enumerate(inp.decode(src)):
-            frame.pts, frame.time_base = index, 1 / src.average_rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return target
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ class VideoInfo:
     height: int
     frames: int  # as declared by the container; 0 when unknown
     has_audio: bool
+    codec: str = ""  # FFmpeg's decoder name: h264, vp9, libdav1d (AV1), ...
 
 
 @dataclass
@@ -92,6 +93,7 @@ def probe(path: Path) -> VideoInfo:
             height=stream.codec_context.height,
             frames=int(stream.frames or 0),
             has_audio=bool(container.streams.audio),
+            codec=stream.codec_context.name,
         )
 
 
