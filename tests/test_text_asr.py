@@ -228,3 +228,31 @@ def test_whisper_model_object_without_processor_is_rejected():
     model, _ = _tiny_whisper()
     with pytest.raises(QuiltError, match="WhisperProcessor"):
         WhisperTranscriber(model)
+
+
+def test_whisper_speaker_and_sound_marks_are_not_words():
+    """Whisper writes ">>" at a new speaker and "[Music]" / "(laughs)" as words of their own."""
+    from quilt_hf.text.whisper_asr import WhisperTranscriber
+
+    model, processor = _tiny_whisper()
+    transcriber = WhisperTranscriber(model, processor=processor, prompt=None)
+    chunks = [
+        (" Here", (0.0, 0.4)),
+        (" is", (0.4, 0.6)),
+        (" steatosis.", (0.6, 1.2)),
+        (" >>", (1.3, 1.4)),
+        (" [Music]", (1.4, 2.0)),
+        (" (laughs)", (2.0, 2.5)),
+        (" Great.", (2.6, 3.0)),
+    ]
+    transcriber._asr = lambda *args, **kwargs: {
+        "text": "".join(text for text, _ in chunks),
+        "chunks": [{"text": text, "timestamp": stamp} for text, stamp in chunks],
+    }
+    t = transcriber.transcribe_array(np.zeros(16_000 * 3, np.float32))
+    assert [(w.text, w.start) for w in t.words] == [
+        ("Here", 0.0),
+        ("is", 0.4),
+        ("steatosis.", 0.6),
+        ("Great.", 2.6),
+    ]

@@ -143,6 +143,36 @@ def test_plain_rolling_without_inline_times_is_deduplicated():
     ]
 
 
+# Broadcast captions (CEA-608) converted to SRT keep their marks: ">>" a new speaker (also
+# mid-line, and "->>" after an inaudible dash), ">>>" a new topic, "- " a line of dialogue, an SDH
+# speaker label in capitals, "♪ ... ♪" a song, "&gt;&gt;" where a converter escaped them.
+BROADCAST_SRT = """1
+00:00:01,000 --> 00:00:03,000
+>> DR. LEE: the liver shows steatosis. >> right.
+
+2
+00:00:03,000 --> 00:00:05,000
+- And ballooning?
+- Yes, with Mallory bodies -- see here.
+
+3
+00:00:05,000 --> 00:00:07,000
+♪ la la la ♪
+&gt;&gt;&gt; NARRATOR: next, the kidney ->> HER2: 3+ is x > y
+
+"""
+
+
+def test_broadcast_speaker_topic_and_song_marks_are_not_words():
+    t = parse_captions(BROADCAST_SRT, fmt="srt")
+    assert " ".join(_texts(t)) == (
+        "the liver shows steatosis. right. And ballooning? Yes, with Mallory bodies see here. "
+        "next, the kidney HER2: 3+ is x > y"
+    )
+    # the marks took no time from the words: the first cue's 2 s go to its five words
+    assert t.words[0].start == pytest.approx(1.0) and t.words[4].end == pytest.approx(3.0)
+
+
 def test_srt_file_is_read(tmp_path: Path):
     path = tmp_path / "talk.srt"
     path.write_text(SRT, encoding="utf-8")

@@ -35,6 +35,16 @@ _NOT_SPOKEN = re.compile(r"<rt\b[^>]*>.*?</rt>|\{\\[^}]*\}", re.DOTALL)
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[^>]*>")
 # Sound-event annotations such as [Music] or (applause) are not speech.
 _SOUND_EVENT = re.compile(r"\[[^\]]*\]|\([A-Za-z ]{1,30}\)")
+# Nor are the marks broadcast captioning (CEA-608) and subtitle style guides put between words,
+# which survive conversion to WebVTT/SRT and which Whisper writes too: ">>" a new speaker, ">>>"
+# a new topic, a dash opening a line of dialogue or standing for inaudible speech, "♪ ... ♪" a
+# song. A token made only of such marks is dropped (a lone "<" or ">" is a comparison, kept);
+# text between two music notes is lyrics.
+_MARK_TOKEN = re.compile(r"(?<!\S)(?:[-\u2010-\u2015]*(?:>{2,3}|<{2,3})|[-\u2010-\u2015]+)(?!\S)")
+_LYRICS = re.compile(r"[\u266a\u266b][^\u266a\u266b]*[\u266a\u266b]|[\u266a\u266b]")
+# An SDH speaker label opens a line in capitals: "DR. SMITH:", "NARRATOR:" (no digits, so "CD20:"
+# or "HER2:" stay words).
+_SPEAKER_LABEL = re.compile(r"^[A-Z][A-Z.' \-]{1,30}:(?=\s)")
 MIN_WORD_SECONDS = 0.1  # the shortest duration given to a word whose timing left it none
 
 
@@ -46,11 +56,13 @@ def _timestamp_seconds(text: str) -> float:
     return seconds
 
 
-def _clean(line: str) -> str:
-    """Cue text without markup, entities or sound events; whitespace collapsed."""
+def spoken_text(line: str) -> str:
+    """Cue text without markup, entities, sound events, speaker and song marks or speaker
+    labels; whitespace collapsed."""
     text = repair(_TAG.sub("", _NOT_SPOKEN.sub("", line)))  # the shared cleaner's markup step
     text = _SOUND_EVENT.sub(" ", text).replace("\u200b", " ")
-    return " ".join(text.split())
+    text = _MARK_TOKEN.sub(" ", _LYRICS.sub(" ", text)).strip()
+    return " ".join(_SPEAKER_LABEL.sub(" ", text).split())
 
 
 def _spread(text: str, start: float, end: float, cue: int = -1) -> list[Word]:
@@ -74,7 +86,7 @@ def _timed_line_words(line: str, cue_start: float, cue_end: float) -> list[Word]
     """Words of a line with inline timings: ``first<t1><c> second</c><t2><c> third</c>``."""
     pieces = _INLINE_TIME.split(line)  # text, time, text, time, text ...
     starts = [cue_start] + [_timestamp_seconds(t) for t in pieces[1::2]]
-    texts = [_clean(p) for p in pieces[0::2]]
+    texts = [spoken_text(p) for p in pieces[0::2]]
     timed: list[tuple[float, str]] = [(s, t) for s, t in zip(starts, texts, strict=True) if t]
     words: list[Word] = []
     for i, (start, text) in enumerate(timed):
@@ -147,7 +159,7 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
     words: list[Word] = []
     previous_lines: list[str] = []  # cleaned lines of the previous cue (what a rolling cue repeats)
     for cue, (start, end, raw_lines) in enumerate(cues):
-        lines = [(raw, _clean(raw)) for raw in raw_lines]
+        lines = [(raw, spoken_text(raw)) for raw in raw_lines]
         lines = [(raw, clean) for raw, clean in lines if clean]
         if not lines or (rolling and raw_lines and not raw_lines[0].strip()):
             previous_lines = []  # a blank cue or a blank first line: nothing on screen is repeated
@@ -165,7 +177,7 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
                 if _INLINE_TIME.search(raw):
                     words.extend(_timed_line_words(raw, start, end))
                 else:
-                    words.extend(_spread(_clean(raw), start, end, cue))
+                    words.extend(_spread(spoken_text(raw), start, end, cue))
         else:
             words.extend(_spread(" ".join(cleaned[overlap:]), start, end, cue))
         if cleaned:

@@ -21,6 +21,7 @@ import numpy as np
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.text.audio import SAMPLE_RATE, load_audio
+from quilt_hf.text.captions import spoken_text
 from quilt_hf.text.transcript import Transcript, Word
 
 DEFAULT_WHISPER_MODEL = "openai/whisper-large-v3"
@@ -111,7 +112,9 @@ class WhisperTranscriber:
         )
         words: list[Word] = []
         for chunk in out.get("chunks", []):
-            text = chunk["text"].strip()
+            # as caption lines are read: Whisper writes ">>" at a new speaker, "[Music]",
+            # "(laughs)" and music notes too, none of them speech
+            text = spoken_text(chunk["text"])
             start, end = chunk["timestamp"]
             if not text or start is None:
                 continue
