@@ -307,3 +307,11 @@ def test_the_speech_model_is_fitted_to_the_words_without_a_pause():
     seconds[paused] += rng.uniform(0.2, 1.0, paused.sum())
     per_word, per_char = fit_speech_model(np.stack([np.ones(300), chars], 1), seconds)
     assert per_word == pytest.approx(0.12, abs=0.02) and per_char == pytest.approx(0.045, abs=0.003)
+
+
+@pytest.mark.parametrize("method", ["auto", "pauses", "captions", "model"])
+def test_a_transcript_without_words_has_no_sentences(method):
+    """A lecture whose captions were all sound events ([Music]) leaves no words."""
+    never_called = lambda text: pytest.fail("the model was asked about no words")  # noqa: E731
+    restored = restore_sentences([], method, model=never_called)
+    assert restored.sentences == [] and restored.tokens == []

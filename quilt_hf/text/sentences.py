@@ -348,7 +348,7 @@ def _term_ends(n: int, matches: list[np.ndarray]) -> np.ndarray:
 def _allowed_ends(words: Sequence[Word], matches: list[np.ndarray]) -> np.ndarray:
     """Where a sentence may end: not after a closed-class word, not inside a lexicon term
     (``matches``: ``_term_matches`` of ``words``)."""
-    allowed = np.array([_strip(w.text) not in NOT_LAST for w in words])
+    allowed = np.array([_strip(w.text) not in NOT_LAST for w in words], dtype=bool)
     for inside in matches:
         allowed[inside[:-1]] = False  # not between the words of one term
     return allowed
