@@ -44,6 +44,17 @@ def test_samples_are_grey_thumbnails_at_the_requested_rate(video):
     assert samples[0].yuv().shape == (270, 320)
 
 
+def test_the_frame_stage_opens_a_video_once(video, monkeypatch):
+    """Probing and decoding share one open container (a remote or slow disk pays once)."""
+    import av
+
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    assert len(list(iter_samples(video, sample_fps=1.0, thumb_width=80))) == 8
+    assert opened == [str(video)]
+
+
 def test_truncated_video_is_a_clear_error(video, tmp_path):
     data = video.read_bytes()
     broken = tmp_path / "broken.mp4"

@@ -79,22 +79,26 @@ def _open(path: Path):
 def probe(path: Path) -> VideoInfo:
     """Duration, frame rate, size and audio presence of ``path`` (QuiltError if unreadable)."""
     with _open(path) as container:
-        stream = container.streams.video[0]
-        duration = 0.0
-        if container.duration:
-            duration = container.duration / 1_000_000
-        elif stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-        return VideoInfo(
-            duration=duration,
-            fps=fps,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            frames=int(stream.frames or 0),
-            has_audio=bool(container.streams.audio),
-            codec=stream.codec_context.name,
-        )
+        return _info(container)
+
+
+def _info(container) -> VideoInfo:
+    stream = container.streams.video[0]
+    duration = 0.0
+    if container.duration:
+        duration = container.duration / 1_000_000
+    elif stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+    return VideoInfo(
+        duration=duration,
+        fps=fps,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        frames=int(stream.frames or 0),
+        has_audio=bool(container.streams.audio),
+        codec=stream.codec_context.name,
+    )
 
 
 def luma_thumbnail(frame, step: int) -> np.ndarray:
@@ -131,11 +135,11 @@ def iter_samples(
     """
     import av
 
-    info = probe(path)
     interval = 1.0 / sample_fps
     next_time = 0.0
     last_time = -1.0
     with _open(path) as container:
+        info = _info(container)  # read from the open container: the file is opened once
         stream = container.streams.video[0]
         # Only reference frames are decoded: the B-frames nothing depends on are ~half of an
         # H.264 lecture's frames and are never needed at sample_fps (4 of 25 per second); a
