@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -505,6 +506,27 @@ def test_documented_command_runs(workspace, command):
     how = TABLE[command]
     if how.expect:
         assert re.search(how.expect, done.stdout), done.stdout[-4000:]
+
+
+@pytest.mark.slow
+def test_the_sample_lectures_are_where_build_yaml_says(workspace):
+    """`quilt sample --out sample` wrote its lectures (write_sample_videos): four videos with
+    truth, captions and a yt-dlp page each, served at the port of server.json, and the labelled
+    frames `quilt histo train` reads."""
+    assert workspace.run(SAMPLE).returncode == 0
+    sample = workspace.root / "sample"
+    port = json.loads((sample / "server.json").read_text())["port"]
+    quilt = yaml.safe_load((sample / "build.yaml").read_text())["sources"]["quilt"]
+    assert quilt["videos"] == ["web/videos/*.mp4"]
+    assert quilt["pages"][0] == f"http://127.0.0.1:{port}/videos/lecture00.html"
+    videos = sorted((sample / "web" / "videos").glob("*.mp4"))
+    assert [v.stem for v in videos] == [f"lecture{n:02d}" for n in range(4)]
+    for video in videos:
+        truth = json.loads(video.with_suffix(".truth.json").read_text())
+        assert 20 <= truth["duration"] <= 90
+        assert any(s["histology"] for s in truth["slides"])
+        assert video.with_suffix(".html").is_file() and video.with_suffix(".vtt").is_file()
+    assert list((sample / "frames" / "histology").glob("*.jpg"))
 
 
 @pytest.mark.slow
