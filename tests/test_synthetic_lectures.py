@@ -318,3 +318,13 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     assert counts["still_showings"] + counts["moving_showings"] >= 3
     verdicts = json.loads((tmp_path / "out_unseen" / "unseen_5_0" / "verdicts.json").read_text())
     assert len(verdicts) == counts["pairs"]
+
+
+@pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
+def test_a_lecture_with_many_histology_slides_still_says_each_sentence_once(seed, index):
+    """These plans used up the topic's and the view sentences (the benchmark stopped with
+    'sentence pool exhausted' on --seeds 20); spare view sentences finish them, none repeated."""
+    lecture = plan_lecture(seed, index)
+    said = [sentence for showing in lecture.showings for sentence in showing.sentences]
+    assert len(said) == len(set(said))
+    assert all(showing.sentences for showing in lecture.showings)

@@ -46,6 +46,7 @@ from quilt_hf.synthetic.narration import (
     IHC_SENTENCES,
     MIXED_SENTENCES,
     RETURN_SENTENCES,
+    SPARE_VIEW_SENTENCES,
     TITLE_SENTENCES,
     TOPICS,
     VIEW_SENTENCES,
@@ -237,6 +238,7 @@ def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None)
         plan = list(elements)
 
     histology_pool = topic_sentences + VIEW_SENTENCES
+    spare = SPARE_VIEW_SENTENCES  # only once a lecture has said all of histology_pool
     showings: list[Showing] = []
     for k, element in enumerate(plan):
         slide_id = f"s{k}"
@@ -257,14 +259,14 @@ def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None)
             slide = Slide(
                 slide_id, "mixed", "H&E", view, diagnosis.capitalize(), _bullets(diagnosis)
             )
-            sentences = pool.draw(MIXED_SENTENCES, 1) + pool.draw(topic_sentences, 1)
+            sentences = pool.draw(MIXED_SENTENCES, 1) + pool.draw(topic_sentences, 1, spare)
             motion = "still"
         elif element == "return":
             earlier = [s for s in showings if s.slide.kind == "histology" and s.motion == "still"]
             if not earlier:
                 raise ValueError("a 'return' element needs an earlier still histology slide")
             slide = earlier[0].slide
-            sentences = pool.draw(RETURN_SENTENCES, 1) + pool.draw(histology_pool, 1)
+            sentences = pool.draw(RETURN_SENTENCES, 1) + pool.draw(histology_pool, 1, spare)
             motion = "still"
         else:
             stain = "IHC" if element == "ihc" else "H&E"
@@ -274,9 +276,9 @@ def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None)
             if stain == "IHC":
                 sentences = pool.draw(IHC_SENTENCES, 3)
             elif element == "long":
-                sentences = pool.draw(histology_pool, 5)
+                sentences = pool.draw(histology_pool, 5, spare)
             else:
-                sentences = pool.draw(histology_pool, int(rng.integers(2, 4)))
+                sentences = pool.draw(histology_pool, int(rng.integers(2, 4)), spare)
         showing = Showing(len(showings), slide, motion, sentences=sentences)
         if motion in MOVING_MOTIONS:
             showing.view_to, showing.blur = _moving_path(slide, motion, aspect, rng, regions)

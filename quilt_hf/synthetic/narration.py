@@ -110,6 +110,19 @@ VIEW_SENTENCES = [
     "Keep an eye on the cells in the middle of the screen.",
 ]
 
+# said over a histology view only when a lecture has used up the sentences above (a plan with
+# many histology slides): drawn after them, so the lectures planned without them stay the same
+SPARE_VIEW_SENTENCES = [
+    "Take a moment to look at the overall architecture here.",
+    "The cells in this area repay a closer look.",
+    "This field shows the features we have been describing.",
+    "Compare this area with the one we looked at before.",
+    "The changes here are subtle but they are real.",
+    "Look at how the tissue is organised in this field.",
+    "There is more to see as we look around this section.",
+    "This part of the section is typical of the lesion.",
+]
+
 RETURN_SENTENCES = [
     "Let us go back to the section we saw at the beginning.",
     "Returning to this field, the earlier findings are confirmed.",
@@ -161,8 +174,14 @@ class SentencePool:
         self.rng = rng
         self.used: set[str] = set()
 
-    def draw(self, pool: list[str], n: int, **fill: str) -> list[str]:
+    def draw(
+        self, pool: list[str], n: int, spare: list[str] | None = None, **fill: str
+    ) -> list[str]:
+        """``n`` sentences of ``pool`` not said yet in this lecture; when fewer are left, the
+        unsaid ones of ``spare`` join them (ValueError when both run out)."""
         fresh = [s.format(**fill) for s in pool if s.format(**fill) not in self.used]
+        if len(fresh) < n and spare:
+            fresh += [s for s in spare if s not in self.used and s not in fresh]
         if len(fresh) < n:
             raise ValueError(f"sentence pool exhausted: wanted {n}, {len(fresh)} left")
         picked = [fresh[i] for i in sorted(self.rng.choice(len(fresh), n, replace=False))]
