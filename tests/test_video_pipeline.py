@@ -156,7 +156,7 @@ def test_truncated_video_is_a_clear_error(lecture, tmp_path):
     assert not (tmp_path / "o" / "stats.json").exists()
 
 
-def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_path):
+def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_path, caplog):
     """YouTube auto-captions have no punctuation or capitals: the texts are restored sentences
     (offline: the pauses method), the raw words stay in noisy_text."""
     import re
@@ -178,8 +178,16 @@ def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_p
     assert main([*args, "--out", str(tmp_path / "o"), "--sentences", "pauses"]) == 0
     stats = json.loads((tmp_path / "o" / "stats.json").read_text())
     assert stats["sentence_method"] == "pauses" and stats["sentences"] >= 3
-    # the sample's plain cues carry cue times only: some ends are guessed, and counted
+    # the sample's plain cues carry cue times only: some ends are guessed, counted, and the
+    # user is told what would place them
     assert 0 < stats["sentence_ends_guessed"] < stats["sentences"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        f"{stats['sentence_ends_guessed']} of {stats['sentences']} sentence ends were guessed"
+        in message
+        and "--sentences model" in message
+        for message in warned
+    ), warned
     pairs = [json.loads(line) for line in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
     assert pairs
     for pair in pairs:

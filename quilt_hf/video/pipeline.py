@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ from quilt_hf.video.align import (
 from quilt_hf.video.static_windows import WindowParams
 from quilt_hf.video.views import MOVING_KEYFRAME_RULE
 from quilt_hf.video_id import check_video_id  # the one id check; tests import it here too
+
+log = logging.getLogger(__name__)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -135,6 +138,19 @@ def process_video(
         transcript.words, sentences, model=_sentence_model(sentences, sentence_model, llm), chat=llm
     )
     lap("sentences")
+    guessed = sum(s.certainty < MIN_EDGE_CERTAINTY for s in restored.sentences)
+    if guessed:
+        # the offline fallback on captions with neither punctuation nor word times: texts start
+        # and end only at placed ends, so slides lose their pairs (docs/sentences.md)
+        log.warning(
+            "%s: the captions have no punctuation and no word times, so %d of %d sentence ends "
+            "were guessed and some slides may get no pair; a punctuation model restores them "
+            "(--sentences model, %s, or --sentences llm; see docs/sentences.md)",
+            video.name,
+            guessed,
+            len(restored.sentences),
+            DEFAULT_PUNCTUATION_MODEL,
+        )
 
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
     counts: dict[str, int] = {}
@@ -238,7 +254,7 @@ def process_video(
         # were placed (unpunctuated cue-timed captions: align.MIN_EDGE_CERTAINTY)
         "empty_chunks": empty_chunks,
         "sentences": len(restored.sentences),
-        "sentence_ends_guessed": sum(s.certainty < MIN_EDGE_CERTAINTY for s in restored.sentences),
+        "sentence_ends_guessed": guessed,
         "sentence_method": restored.method,
         "pairs": len(pairs),
         "images": len(written),
