@@ -28,6 +28,7 @@ share. A lecture the pipeline fails on is counted in ``errors`` (with the messag
 
     python benchmarks/youtube_quality.py                       # both generators
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4
+    python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --speaker irregular
     python benchmarks/youtube_quality.py --generator sample --unseen 6 --verbose
     python benchmarks/youtube_quality.py --out /tmp/yq          # keep videos, pairs, verdicts
 """
@@ -207,6 +208,14 @@ def main(argv: list[str] | None = None) -> dict:
         "--lectures", type=int, default=4, help="independent lectures per seed (default: 4)"
     )
     parser.add_argument(
+        "--speaker",
+        choices=("regular", "irregular"),
+        default="regular",
+        help="who narrates the independent lectures: regular (word length sets duration, small "
+        "gaps) or irregular (scattered durations, drawn-out sentence ends, hesitations as long "
+        "as a pause between sentences; closer to a real lecturer); default: regular",
+    )
+    parser.add_argument(
         "--sample-dir", type=Path, help="a `quilt sample` folder (default: write one)"
     )
     parser.add_argument(
@@ -238,7 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
         if args.generator in ("unseen", "both"):
             from quilt_hf.synthetic.lectures import write_unseen_lectures
 
-            sets["unseen"] = write_unseen_lectures(root / "unseen", args.seeds, args.lectures)
+            sets["unseen"] = write_unseen_lectures(
+                root / "unseen", args.seeds, args.lectures, speaker=args.speaker
+            )
         results = {}
         for name, videos in sets.items():
             total, rows = score_videos(videos, root / f"out_{name}", args.verbose)

@@ -303,6 +303,8 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
             "5",
             "--lectures",
             "1",
+            "--speaker",
+            "irregular",
             "--out",
             str(tmp_path),
         ],
@@ -318,6 +320,8 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     assert counts["still_showings"] + counts["moving_showings"] >= 3
     verdicts = json.loads((tmp_path / "out_unseen" / "unseen_5_0" / "verdicts.json").read_text())
     assert len(verdicts) == counts["pairs"]
+    truth = json.loads((tmp_path / "unseen" / "unseen_5_0.truth.json").read_text())
+    assert truth["speaker"] == "irregular"  # the flag reached the generator
 
 
 @pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
@@ -328,3 +332,28 @@ def test_a_lecture_with_many_histology_slides_still_says_each_sentence_once(seed
     said = [sentence for showing in lecture.showings for sentence in showing.sentences]
     assert len(said) == len(set(said))
     assert all(showing.sentences for showing in lecture.showings)
+
+
+def test_the_irregular_speaker_says_the_same_lecture_less_regularly():
+    """Same slides and sentences; word durations scatter, sentence ends are drawn out, and some
+    gaps inside sentences are hesitations as long as a pause between sentences."""
+    regular, irregular = plan_lecture(11, 0), plan_lecture(11, 0, speaker="irregular")
+    assert [s.sentences for s in regular.showings] == [s.sentences for s in irregular.showings]
+    assert irregular.speaker == "irregular" and regular.speaker == "regular"
+
+    def inner_gaps_and_scatter(lecture):
+        gaps, ratios = [], []
+        for show in lecture.showings:
+            for said in show.words:
+                gaps += [b.start - a.end for a, b in zip(said, said[1:], strict=False)]
+                ratios += [
+                    (w.end - w.start) / (0.1 + 0.045 * len(w.text.strip(".,;:"))) for w in said
+                ]
+        return np.array(gaps), np.std(ratios) / np.mean(ratios)
+
+    gaps, scatter = inner_gaps_and_scatter(regular)
+    irregular_gaps, irregular_scatter = inner_gaps_and_scatter(irregular)
+    assert gaps.max() < 0.1 <= 0.15 <= irregular_gaps.max()
+    assert irregular_scatter > 3 * scatter
+    with pytest.raises(ValueError, match="unknown speaker"):
+        plan_lecture(11, 0, speaker="fast")

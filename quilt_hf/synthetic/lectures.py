@@ -13,8 +13,10 @@ is a plan of *showings* (one slide on screen from one cut to the next) rendered 
   beside bullet text); some lectures show a histology slide again later (same slide id);
 - transitions: cuts and cross-fades; 640x360 or 1280x720; 25 or 30 fps; H.264 via PyAV;
 - narration (``narration.py``) whose last sentence may run on 0.5-1.5 s past a cut, or whose
-  first sentence may start before its slide appears; captions (``autocaptions.py``) in YouTube's
-  automatic styles.
+  first sentence may start before its slide appears, said by a regular speaker (a word's length
+  sets its duration; small gaps) or, with ``speaker="irregular"``, a less regular one
+  (``IrregularSpeaker``: scattered durations, drawn-out sentence ends, hesitations); captions
+  (``autocaptions.py``) in YouTube's automatic styles.
 
 Files per lecture, side by side: ``<id>.mp4``, ``<id>.vtt`` and ``<id>.truth.json``. The truth
 (``TRUTH_VERSION``) holds ``slides`` (id, kind, stain, view), ``showings`` (start/end = the cut
@@ -47,11 +49,11 @@ from quilt_hf.synthetic.narration import (
     MIXED_SENTENCES,
     RETURN_SENTENCES,
     SPARE_VIEW_SENTENCES,
+    SPEAKERS,
     TITLE_SENTENCES,
     TOPICS,
     VIEW_SENTENCES,
     SentencePool,
-    Speaker,
     Word,
     spoken_words,
 )
@@ -144,6 +146,7 @@ class Lecture:
     topic: str
     showings: list[Showing]
     duration: float = 0.0
+    speaker: str = "regular"  # narration.SPEAKERS
 
 
 # ---------------------------------------------------------------- planning
@@ -212,14 +215,20 @@ def _clamp_view(view: tuple[float, float, float], stain: str, aspect: float) -> 
     return (cx, cy, vw)
 
 
-def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None) -> Lecture:
+def plan_lecture(
+    seed: int, index: int, elements: tuple[str, ...] | None = None, *, speaker: str = "regular"
+) -> Lecture:
     """A lecture's slides, motions, transitions and narration, drawn from ``(seed, index)``.
 
     ``elements`` fixes the sequence of showings instead (for short test lectures): each one of
     ``title``, ``bullets``, ``chart``, ``mixed``, ``still``, ``webcam``, ``pan``, ``zoom``,
     ``drift``, ``ihc``, ``long`` (a still slide with long narration) or ``return`` (the first
-    still histology slide again).
+    still histology slide again). ``speaker``: who says the narration (``narration.SPEAKERS``):
+    ``regular`` (the benchmark's figures so far) or ``irregular`` (scattered word durations,
+    drawn-out sentence ends, hesitations; ``IrregularSpeaker``).
     """
+    if speaker not in SPEAKERS:
+        raise ValueError(f"unknown speaker {speaker!r}: use one of {sorted(SPEAKERS)}")
     rng = np.random.default_rng([seed, index])
     width, height, fps = FORMATS[(seed + index) % len(FORMATS)]
     aspect = height / width
@@ -292,6 +301,7 @@ def plan_lecture(seed: int, index: int, elements: tuple[str, ...] | None = None)
         STYLES[(seed + index) % len(STYLES)],
         topic,
         showings,
+        speaker=speaker,
     )
     _lay_out_time(lecture, rng)
     return lecture
@@ -337,7 +347,7 @@ def _lay_out_time(lecture: Lecture, rng: np.random.Generator) -> None:
     lead-in: the first sentence of slide k+1 starts 0.3-1.0 s before its slide appears.
     Either way the sentence is still mostly spoken over its own slide (capped at 40% of it).
     """
-    speaker = Speaker(rng)
+    speaker = SPEAKERS[lecture.speaker](rng)
     shows = lecture.showings
     n = len(shows)
     kinds = ["clean"] * n  # kinds[k]: the boundary into showing k (k >= 1)
@@ -677,6 +687,7 @@ def lecture_truth(lecture: Lecture, states: list[tuple]) -> dict:
         "frames": len(states),
         "duration": round(len(states) / fps, 4),
         "caption_style": lecture.caption_style,
+        "speaker": lecture.speaker,
         "topic": lecture.topic,
         "slides": slides,
         "showings": [
@@ -701,14 +712,17 @@ def lecture_truth(lecture: Lecture, states: list[tuple]) -> dict:
 
 
 def write_unseen_lectures(
-    out_dir: Path, seeds: tuple[int, ...] | list[int] = (11, 12), per_seed: int = 4
+    out_dir: Path,
+    seeds: tuple[int, ...] | list[int] = (11, 12),
+    per_seed: int = 4,
+    speaker: str = "regular",
 ) -> list[Path]:
     """Render ``per_seed`` lectures for each seed into ``out_dir``; return the mp4 paths.
 
     Each mp4 has ``<id>.vtt`` (captions) and ``<id>.truth.json`` beside it.
     """
     return [
-        render_lecture(plan_lecture(seed, index), Path(out_dir))
+        render_lecture(plan_lecture(seed, index, speaker=speaker), Path(out_dir))
         for seed in seeds
         for index in range(per_seed)
     ]
