@@ -39,7 +39,7 @@ CURATION_TEXT: dict[str, tuple[str, str]] = {
         "sentences and the sub-pathology are extracted from the text. Unpunctuated captions are "
         "restored into sentences first (a punctuation model, the LLM corrector, or pauses), and "
         "texts are whole sentences; `noisy_text` keeps the raw words.\n\n"
-        "**Text boundaries.** {text_boundary_rule}\n\n"
+        "**Text boundaries.** {text_boundary_rule} {straddle_rule}\n\n"
         "**Moving histology.** {moving_keyframe_rule}\n\n"
         "**`pair_chunk_time`.** {pair_chunk_time_rule}",
     ),
@@ -209,12 +209,13 @@ def render_dataset_card(
 def _curation_text(subset: str) -> str:
     text = CURATION_TEXT[subset][1]
     if subset == "quilt":
-        from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE, TEXT_BOUNDARY_RULE
+        from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE, STRADDLE_RULE, TEXT_BOUNDARY_RULE
         from quilt_hf.video.views import MOVING_KEYFRAME_RULE
 
         text = text.format(
             pair_chunk_time_rule=PAIR_CHUNK_TIME_RULE,
             text_boundary_rule=TEXT_BOUNDARY_RULE,
+            straddle_rule=STRADDLE_RULE,
             moving_keyframe_rule=MOVING_KEYFRAME_RULE,
         )
     return text

@@ -181,6 +181,10 @@ def test_unpunctuated_auto_captions_give_whole_restored_sentences(lecture, tmp_p
     # the sample's plain cues carry cue times only: some ends are guessed, counted, and the
     # user is told what would place them
     assert 0 < stats["sentence_ends_guessed"] < stats["sentences"]
+    # cue-timed pauses are not measured: no sentence is split at a change of picture
+    assert (
+        stats["sentences_split_at_changes"] == 0 and "change of picture" in stats["straddle_rule"]
+    )
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(
         f"{stats['sentence_ends_guessed']} of {stats['sentences']} sentence ends were guessed"

@@ -85,11 +85,11 @@ def test_rule_is_documented_and_chunk_time_positive():
 
 def test_the_dataset_card_states_the_rules():
     from quilt_hf.dataset_card import _curation_text
-    from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE
+    from quilt_hf.video.align import PAIR_CHUNK_TIME_RULE, STRADDLE_RULE
     from quilt_hf.video.views import MOVING_KEYFRAME_RULE
 
     text = _curation_text("quilt")
-    for rule in (TEXT_BOUNDARY_RULE, MOVING_KEYFRAME_RULE, PAIR_CHUNK_TIME_RULE):
+    for rule in (TEXT_BOUNDARY_RULE, STRADDLE_RULE, MOVING_KEYFRAME_RULE, PAIR_CHUNK_TIME_RULE):
         assert rule in text
 
 
@@ -118,3 +118,88 @@ def test_views_of_one_motion_join_across_a_guessed_sentence_end():
     for first, second in ((None, None), (5, 6)):
         two = [Segment(0.0, 6.0, True, 0, chain=first), Segment(6.0, 14.0, True, 1, chain=second)]
         assert pair_segments(two + after, guessed, words, chunk_time=20.0) == []
+
+
+def _one_run_on_sentence(pause_after: dict[int, float], method: str = "pauses"):
+    """Nineteen words read 0.4 s apart as ONE sentence (the pauses missed its end), with the given
+    pauses after some words; returns the Restored."""
+    import numpy as np
+
+    from quilt_hf.text.sentences import SURE, Restored
+    from quilt_hf.text.sentences import Sentence as Restored_sentence
+
+    texts = [
+        "the",
+        "cells",
+        "form",
+        "glands",
+        "with",
+        "mucin",
+        "in",
+        "the",
+        "stroma",
+        "here",
+        "the",
+        "nuclei",
+        "are",
+        "large",
+        "and",
+        "the",
+        "mitoses",
+        "are",
+        "many",
+    ]
+    words = [Word(0.4 * i, 0.4 * i + 0.3, t) for i, t in enumerate(texts)]
+    pauses = np.zeros(len(words))
+    for k, seconds in pause_after.items():
+        pauses[k] = seconds
+    allowed = np.array([t not in ("the", "with", "in", "and", "are") for t in texts])
+    tokens = [texts[0].capitalize(), *texts[1:-1], texts[-1] + "."]
+    sentence = Restored_sentence(0, len(words), 0.0, words[-1].end, " ".join(tokens), SURE)
+    return Restored(words, tokens, [sentence], method, pauses, allowed, np.full(len(words), SURE))
+
+
+def test_a_sentence_spoken_far_across_a_change_is_split_at_its_pause_near_it():
+    from quilt_hf.text.sentences import LIKELY
+    from quilt_hf.video.align import split_straddling_sentences
+
+    # "... in the stroma | here the nuclei ...": the end after "stroma" (word 8, ends 3.5 s) had
+    # a pause too short for the pause rule; a hesitation after "form" (word 2) was as long
+    restored = _one_run_on_sentence({2: 0.3, 8: 0.3, 11: 0.2})
+    split = split_straddling_sentences(restored, [3.9])
+    assert [(s.first, s.last) for s in split.sentences] == [(0, 9), (9, 19)]
+    assert split.sentences[0].text.endswith("stroma.") and split.sentences[1].text.startswith(
+        "Here the nuclei"
+    )
+    assert split.sentences[0].certainty == LIKELY  # an edge the aligner may use
+    # the raw words are untouched
+    assert [w.text for w in split.words] == [w.text for w in restored.words]
+
+
+@pytest.mark.parametrize(
+    "changes, pauses, method",
+    [
+        ([6.9], {8: 0.3}, "pauses"),  # the change 1.0 s before the end: a run-on, not two
+        ([1.2], {8: 0.3}, "pauses"),  # 1.2 s after the start: a lead-in
+        ([3.9], {8: 0.1}, "pauses"),  # no pause a listener hears near the change
+        ([3.9], {8: 0.3}, "model"),  # punctuation restored by a model is trusted
+        ([], {8: 0.3}, "pauses"),  # no change of picture
+    ],
+)
+def test_a_run_on_a_lead_in_or_a_trusted_sentence_is_not_split(changes, pauses, method):
+    from quilt_hf.video.align import split_straddling_sentences
+
+    restored = _one_run_on_sentence(pauses, method)
+    assert split_straddling_sentences(restored, changes).sentences == restored.sentences
+
+
+def test_views_of_one_motion_are_not_a_change_of_picture():
+    from quilt_hf.video.align import change_times
+
+    segments = [
+        Segment(0.0, 5.0, True, 0),
+        Segment(5.5, 9.0, True, 1, chain=7),
+        Segment(9.0, 12.0, True, 2, chain=7),  # the same pan, split by drift
+        Segment(13.0, 20.0, False, 3),
+    ]
+    assert change_times(segments) == [5.25, 12.5]

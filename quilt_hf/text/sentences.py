@@ -125,6 +125,46 @@ class Restored:
     tokens: list[str]  # restored form of each word
     sentences: list[Sentence]
     method: str
+    pauses: np.ndarray | None = None  # seconds of silence after each word (placed_pauses)
+    allowed: np.ndarray | None = None  # where a sentence may end (_allowed_ends)
+    pause_certainty: np.ndarray | None = None  # how certain each pause's place is (SURE...)
+
+
+def with_more_ends(restored: Restored, extra: dict[int, float]) -> Restored:
+    """``restored`` with sentences also ending after the words of ``extra`` (word index ->
+    certainty of that end): the word before a new end takes a period, the one after a capital."""
+    ends = {s.last - 1: s.certainty for s in restored.sentences}
+    tokens = list(restored.tokens)
+    for k, certainty in extra.items():
+        if k in ends or not 0 <= k < len(tokens) - 1:
+            continue
+        ends[k] = certainty
+        if not tokens[k].rstrip("\"')]").endswith(ENDS):
+            tokens[k] = tokens[k].rstrip(",;:-") + "."
+        if tokens[k + 1][:1].islower():
+            tokens[k + 1] = tokens[k + 1][0].upper() + tokens[k + 1][1:]
+    words, sentences, first = restored.words, [], 0
+    for last in sorted(ends):
+        sentences.append(
+            Sentence(
+                first,
+                last + 1,
+                words[first].start,
+                max(words[last].end, words[last].start),
+                " ".join(tokens[first : last + 1]),
+                float(ends[last]),
+            )
+        )
+        first = last + 1
+    return Restored(
+        words,
+        tokens,
+        sentences,
+        restored.method,
+        restored.pauses,
+        restored.allowed,
+        restored.pause_certainty,
+    )
 
 
 def _strip(token: str) -> str:
@@ -525,6 +565,7 @@ def restore_sentences(
     matches = _term_matches(words, lexicon)
     allowed = _allowed_ends(words, matches)
     pauses, placed = placed_pauses(words, lexicon, matches=matches)
+    pause_certainty = placed.copy()  # (certainty below may lower some of placed's)
     if method == "captions":
         ends = _marks_to_ends(tokens)
     elif method == "model":
@@ -571,4 +612,4 @@ def restore_sentences(
             )
         )
         first = last + 1
-    return Restored(words, tokens, sentences, method)
+    return Restored(words, tokens, sentences, method, pauses, allowed, pause_certainty)

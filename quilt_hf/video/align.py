@@ -41,6 +41,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quilt_hf.text.sentences import (
+    ARTICLES,
+    CONTINUERS,
+    LIKELY,
+    MIN_PAUSE,
+    NOT_FIRST,
+    STARTERS,
+    SURE,
+    Restored,
+    with_more_ends,
+)
 from quilt_hf.text.transcript import Word
 
 MIN_CHUNK_TIME = 4.0
@@ -50,6 +61,12 @@ MAX_CHUNK_WORDS = 40
 # a text starts and ends, and a long slide is cut, only at sentence ends placed at least this
 # certainly (``quilt_hf.text.sentences.LIKELY``; punctuation and word pauses are ``SURE``)
 MIN_EDGE_CERTAINTY = 0.5
+# a sentence restored from pauses with this much speech on both sides of a change of picture is
+# two sentences whose end the pauses missed (a hesitation as long, a drawn-out last word): a
+# lecturer finishes a sentence after a cut, or starts the next one before it, by a few words
+STRADDLE_SECONDS = 2.0
+STRADDLE_REACH = 3.0  # seconds either side of the change where that end is looked for
+OPENER_BONUS = 0.3  # seconds of pause a sentence opener after a place is worth there
 
 TEXT_BOUNDARY_RULE = (
     "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
@@ -60,6 +77,13 @@ TEXT_BOUNDARY_RULE = (
     "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "
     "captions with cue times only); views of one continuous motion whose shared sentence end was "
     "guessed give one text, paired with the view over which most of it was spoken."
+)
+
+STRADDLE_RULE = (
+    "Sentences restored from pauses alone (unpunctuated captions, no model) that are spoken for "
+    f"at least {STRADDLE_SECONDS:g} s on both sides of a change of picture are two sentences "
+    "whose end the pauses missed: each is split at its longest pause after a word that can end a "
+    f"sentence within {STRADDLE_REACH:g} s of the change (an end placed as LIKELY)."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -247,6 +271,62 @@ def _main_owner(owners: Sequence[int | None], sentences: Sequence, a: int, b: in
     for k in range(a, b):
         words[owners[k]] = words.get(owners[k], 0) + sentences[k].last - sentences[k].first
     return max(words, key=lambda o: words[o])  # dicts keep order: the earliest wins a tie
+
+
+def _bare(token: str) -> str:
+    return "".join(c for c in token.lower() if c.isalnum() or c in "'-")
+
+
+def _opens(token: str) -> float:
+    """How often ``token`` opens a sentence: 1 for a usual opener, 0.5 for an article, -1 for a
+    word that more often goes on with a phrase, else 0 (``quilt_hf.text.sentences``' lists)."""
+    bare = _bare(token)
+    if bare in STARTERS:
+        return 1.0
+    if bare in ARTICLES:
+        return 0.5
+    return -1.0 if bare in CONTINUERS else 0.0
+
+
+def change_times(segments: Sequence[Segment]) -> list[float]:
+    """When the picture changes: midway between consecutive segments (a cut, or the middle of a
+    fade or of a run too short to keep), except between two views of one motion (``chain``),
+    which show one slide moving on."""
+    ordered = sorted(segments, key=lambda s: s.start)
+    return [
+        (a.end + b.start) / 2
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.chain is None or a.chain != b.chain
+    ]
+
+
+def split_straddling_sentences(restored: Restored, changes: Sequence[float]) -> Restored:
+    """``STRADDLE_RULE``: sentences restored from pauses alone that run on well past a change of
+    picture on both sides are split at their longest allowed pause near it."""
+    if restored.method != "pauses" or restored.pauses is None or restored.allowed is None:
+        return restored
+    words, pauses, allowed = restored.words, restored.pauses, restored.allowed
+    pause_certainty = restored.pause_certainty
+    for change in sorted(changes):
+        sentence = next((s for s in restored.sentences if s.start < change < s.end), None)
+        if sentence is None:
+            continue
+        if min(change - sentence.start, sentence.end - change) < STRADDLE_SECONDS:
+            continue  # a run-on or a lead-in: the sentence goes with the slide it is mostly on
+        # no piece under three words; the missed end lies near the change
+        near = [
+            k
+            for k in range(sentence.first + 2, sentence.last - 3)
+            if allowed[k]
+            and pauses[k] >= MIN_PAUSE  # a silence a listener hears
+            and pause_certainty[k] >= SURE  # measured: word times, a roll-up line break
+            and abs(words[k].end - change) <= STRADDLE_REACH
+            and _bare(words[k + 1].text) not in NOT_FIRST
+        ]
+        if near:
+            at = max(near, key=lambda k: pauses[k] + OPENER_BONUS * _opens(words[k + 1].text))
+            restored = with_more_ends(restored, {at: LIKELY})
+    return restored
 
 
 def pair_segments(

@@ -37,10 +37,13 @@ from quilt_hf.text.sentences import (
 from quilt_hf.video.align import (
     MIN_EDGE_CERTAINTY,
     PAIR_CHUNK_TIME_RULE,
+    STRADDLE_RULE,
     TEXT_BOUNDARY_RULE,
     Segment,
+    change_times,
     pair_chunk_time,
     pair_segments,
+    split_straddling_sentences,
 )
 from quilt_hf.video.static_windows import WindowParams
 from quilt_hf.video.views import MOVING_KEYFRAME_RULE
@@ -171,6 +174,9 @@ def process_video(
         Segment(k.start, k.end + half_step, k.is_histology, i, chain=w.chain)
         for i, (k, w) in enumerate(zip(keyframes, windows, strict=True))
     ]
+    # sentences restored from pauses that run on well past a change of picture were two
+    sentences_before = len(restored.sentences)
+    restored = split_straddling_sentences(restored, change_times(segments))
     pieces = pair_segments(segments, restored.sentences, transcript.words, chunk_seconds)
     lap("align")
 
@@ -255,6 +261,7 @@ def process_video(
         "empty_chunks": empty_chunks,
         "sentences": len(restored.sentences),
         "sentence_ends_guessed": guessed,
+        "sentences_split_at_changes": len(restored.sentences) - sentences_before,
         "sentence_method": restored.method,
         "pairs": len(pairs),
         "images": len(written),
@@ -263,6 +270,7 @@ def process_video(
         "pair_chunk_time": round(chunk_seconds, 3),
         "pair_chunk_time_rule": PAIR_CHUNK_TIME_RULE,
         "text_boundary_rule": TEXT_BOUNDARY_RULE,
+        "straddle_rule": STRADDLE_RULE,
         "moving_keyframe_rule": MOVING_KEYFRAME_RULE,
         "seconds": seconds,
     }
