@@ -130,6 +130,26 @@ class Restored:
     pause_certainty: np.ndarray | None = None  # how certain each pause's place is (SURE...)
 
 
+def _sentences(
+    words: Sequence[Word], tokens: Sequence[str], ends: dict[int, float]
+) -> list[Sentence]:
+    """The sentences ending after the words of ``ends`` (word index -> certainty of that end)."""
+    sentences, first = [], 0
+    for last in sorted(ends):
+        sentences.append(
+            Sentence(
+                first,
+                last + 1,
+                words[first].start,
+                max(words[last].end, words[last].start),
+                " ".join(tokens[first : last + 1]),
+                float(ends[last]),
+            )
+        )
+        first = last + 1
+    return sentences
+
+
 def with_more_ends(restored: Restored, extra: dict[int, float]) -> Restored:
     """``restored`` with sentences also ending after the words of ``extra`` (word index ->
     certainty of that end): the word before a new end takes a period, the one after a capital."""
@@ -143,23 +163,10 @@ def with_more_ends(restored: Restored, extra: dict[int, float]) -> Restored:
             tokens[k] = tokens[k].rstrip(",;:-") + "."
         if tokens[k + 1][:1].islower():
             tokens[k + 1] = tokens[k + 1][0].upper() + tokens[k + 1][1:]
-    words, sentences, first = restored.words, [], 0
-    for last in sorted(ends):
-        sentences.append(
-            Sentence(
-                first,
-                last + 1,
-                words[first].start,
-                max(words[last].end, words[last].start),
-                " ".join(tokens[first : last + 1]),
-                float(ends[last]),
-            )
-        )
-        first = last + 1
     return Restored(
-        words,
+        restored.words,
         tokens,
-        sentences,
+        _sentences(restored.words, tokens, ends),
         restored.method,
         restored.pauses,
         restored.allowed,
@@ -598,18 +605,5 @@ def restore_sentences(
         certainty[split & ~ends] = np.minimum(certainty[split & ~ends], LIKELY)
         ends = split
     tokens = truecase(tokens, ends)
-    sentences, first = [], 0
-    for last in np.nonzero(ends)[0]:
-        last = int(last)
-        sentences.append(
-            Sentence(
-                first,
-                last + 1,
-                words[first].start,
-                max(words[last].end, words[last].start),
-                " ".join(tokens[first : last + 1]),
-                float(certainty[last]),
-            )
-        )
-        first = last + 1
+    sentences = _sentences(words, tokens, {int(k): certainty[k] for k in np.nonzero(ends)[0]})
     return Restored(words, tokens, sentences, method, pauses, allowed, pause_certainty)
