@@ -216,3 +216,31 @@ def test_sentence_options_are_checked_before_any_video_is_touched(lecture, tmp_p
     assert main([*args, "--sentences", "model", "--sentence-model", str(tmp_path / "none")]) == 1
     assert "cannot load punctuation model" in capsys.readouterr().err
     assert not (tmp_path / "o" / "stats.json").exists()
+
+
+def test_word_timed_captions_restored_from_pauses_are_said_once(lecture, tmp_path, caplog):
+    """Auto-captions with word times and no punctuation, no punctuation model cached: the user
+    is told once per run that pauses restored the sentences, not once per video."""
+    import re
+
+    from quilt_hf.synthetic.autocaptions import CaptionWord, inline_vtt
+    from quilt_hf.video import pipeline
+
+    out, truth = lecture
+    words = [
+        CaptionWord(re.sub(r"[^\w'-]", "", w["text"].lower()), w["start"], w["end"])
+        for slide in truth["slides"]
+        for w in slide["words"]
+    ]
+    auto = tmp_path / "auto.vtt"
+    auto.write_text(inline_vtt([w for w in words if w.text]))
+    pipeline._say_pauses_are_the_fallback.cache_clear()
+    for run in ("a", "b"):
+        stats = process_video(out / "lecA.mp4", tmp_path / run, captions=auto)
+        assert stats["sentence_method"] == "pauses" and stats["sentence_ends_guessed"] == 0
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if "restored into sentences from pauses" in r.getMessage()
+    ]
+    assert len(said) == 1 and "--sentences model" in said[0]

@@ -79,6 +79,17 @@ def _sentence_model(method: str, model: Any, llm: Any) -> Any:
     return _cached_pipeline(model or DEFAULT_PUNCTUATION_MODEL)
 
 
+@functools.cache
+def _say_pauses_are_the_fallback() -> None:
+    """Once per process: word-timed captions without punctuation were restored from pauses."""
+    log.warning(
+        "unpunctuated captions are restored into sentences from pauses, since %s is not in the "
+        "Hugging Face cache; on a speaker who hesitates a punctuation model finds many more "
+        "sentence ends (--sentences model downloads it; see docs/sentences.md)",
+        DEFAULT_PUNCTUATION_MODEL,
+    )
+
+
 def process_video(
     video: Path,
     out_dir: Path,
@@ -154,6 +165,8 @@ def process_video(
             len(restored.sentences),
             DEFAULT_PUNCTUATION_MODEL,
         )
+    elif restored.method == "pauses" and sentences == "auto":
+        _say_pauses_are_the_fallback()
 
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
     counts: dict[str, int] = {}
