@@ -174,7 +174,8 @@ def with_more_ends(restored: Restored, extra: dict[int, float]) -> Restored:
     )
 
 
-def _strip(token: str) -> str:
+def bare_word(token: str) -> str:
+    """``token`` lowercased, without punctuation (letters, digits, apostrophes, hyphens)."""
     return re.sub(r"[^\w'-]", "", token.lower())
 
 
@@ -327,7 +328,7 @@ def placed_pauses(
         return pauses, certainty  # word-timed captions: a few words that happen to share a pace
     per_word, per_char = _cue_speech_model(words, groups)
     width = _line_width(words, groups)
-    bare = [_strip(w.text) for w in words] + [""]
+    bare = [bare_word(w.text) for w in words] + [""]
     if matches is None:
         matches = _term_matches(words, lexicon)  # one lexicon scan for both
     no_end = ~_allowed_ends(words, matches)
@@ -375,7 +376,7 @@ def _term_matches(words: Sequence[Word], lexicon: Any) -> list[np.ndarray]:
     text, offsets = "", []
     for w in words:
         offsets.append(len(text))
-        text += _strip(w.text) + " "
+        text += bare_word(w.text) + " "
     starts = np.array(offsets)
     return [
         np.nonzero((starts >= match.start) & (starts < match.end))[0]
@@ -395,7 +396,7 @@ def _term_ends(n: int, matches: list[np.ndarray]) -> np.ndarray:
 def _allowed_ends(words: Sequence[Word], matches: list[np.ndarray]) -> np.ndarray:
     """Where a sentence may end: not after a closed-class word, not inside a lexicon term
     (``matches``: ``_term_matches`` of ``words``)."""
-    allowed = np.array([_strip(w.text) not in NOT_LAST for w in words], dtype=bool)
+    allowed = np.array([bare_word(w.text) not in NOT_LAST for w in words], dtype=bool)
     for inside in matches:
         allowed[inside[:-1]] = False  # not between the words of one term
     return allowed
@@ -448,7 +449,7 @@ def _model_marks(words: Sequence[Word], model: Any) -> list[str]:
     """The mark (``''``, ``.``, ``,``, ``?`` ...) the token classifier puts after each word."""
     marks: list[str] = []
     for at in range(0, len(words), MODEL_WINDOW_WORDS):
-        chunk = [_strip(w.text) or w.text for w in words[at : at + MODEL_WINDOW_WORDS]]
+        chunk = [bare_word(w.text) or w.text for w in words[at : at + MODEL_WINDOW_WORDS]]
         text = " ".join(chunk)
         spans, offset = [], 0
         for token in chunk:
@@ -501,7 +502,7 @@ def _llm_tokens(words: Sequence[Word], chat: Any) -> list[str]:
             continue
         said = text.split()
         matcher = difflib.SequenceMatcher(
-            a=[_strip(t) for t in raw], b=[_strip(t) for t in said], autojunk=False
+            a=[bare_word(t) for t in raw], b=[bare_word(t) for t in said], autojunk=False
         )
         for block in matcher.get_matching_blocks():
             for k in range(block.size):
@@ -597,7 +598,7 @@ def restore_sentences(
     certainty = np.full(len(words), SURE)
     if len(ends):
         ends[-1] = True
-        opens = np.array([_strip(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
+        opens = np.array([bare_word(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
         split = _split_long(ends, pauses, allowed, max_words, opens)
         if method == "pauses":
             certainty = placed

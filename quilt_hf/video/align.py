@@ -50,6 +50,7 @@ from quilt_hf.text.sentences import (
     STARTERS,
     SURE,
     Restored,
+    bare_word,
     with_more_ends,
 )
 from quilt_hf.text.transcript import Word
@@ -82,8 +83,11 @@ TEXT_BOUNDARY_RULE = (
 STRADDLE_RULE = (
     "Sentences restored from pauses alone (unpunctuated captions, no model) that are spoken for "
     f"at least {STRADDLE_SECONDS:g} s on both sides of a change of picture are two sentences "
-    "whose end the pauses missed: each is split at its longest pause after a word that can end a "
-    f"sentence within {STRADDLE_REACH:g} s of the change (an end placed as LIKELY)."
+    "whose end the pauses missed: each is split within "
+    f"{STRADDLE_REACH:g} s of the change at its longest measured pause of at least "
+    f"{MIN_PAUSE:g} s after a word that can end a sentence and before one that can open one (a "
+    f"usual opener adds {OPENER_BONUS:g} s), as an end placed LIKELY; views of one continuous "
+    "motion are not a change of picture."
 )
 
 PAIR_CHUNK_TIME_RULE = (
@@ -273,14 +277,10 @@ def _main_owner(owners: Sequence[int | None], sentences: Sequence, a: int, b: in
     return max(words, key=lambda o: words[o])  # dicts keep order: the earliest wins a tie
 
 
-def _bare(token: str) -> str:
-    return "".join(c for c in token.lower() if c.isalnum() or c in "'-")
-
-
 def _opens(token: str) -> float:
     """How often ``token`` opens a sentence: 1 for a usual opener, 0.5 for an article, -1 for a
     word that more often goes on with a phrase, else 0 (``quilt_hf.text.sentences``' lists)."""
-    bare = _bare(token)
+    bare = bare_word(token)
     if bare in STARTERS:
         return 1.0
     if bare in ARTICLES:
@@ -303,10 +303,10 @@ def change_times(segments: Sequence[Segment]) -> list[float]:
 def split_straddling_sentences(restored: Restored, changes: Sequence[float]) -> Restored:
     """``STRADDLE_RULE``: sentences restored from pauses alone that run on well past a change of
     picture on both sides are split at their longest allowed pause near it."""
-    if restored.method != "pauses" or restored.pauses is None or restored.allowed is None:
-        return restored
     words, pauses, allowed = restored.words, restored.pauses, restored.allowed
     pause_certainty = restored.pause_certainty
+    if restored.method != "pauses" or pauses is None or allowed is None or pause_certainty is None:
+        return restored
     for change in sorted(changes):
         sentence = next((s for s in restored.sentences if s.start < change < s.end), None)
         if sentence is None:
@@ -321,7 +321,7 @@ def split_straddling_sentences(restored: Restored, changes: Sequence[float]) -> 
             and pauses[k] >= MIN_PAUSE  # a silence a listener hears
             and pause_certainty[k] >= SURE  # measured: word times, a roll-up line break
             and abs(words[k].end - change) <= STRADDLE_REACH
-            and _bare(words[k + 1].text) not in NOT_FIRST
+            and bare_word(words[k + 1].text) not in NOT_FIRST
         ]
         if near:
             at = max(near, key=lambda k: pauses[k] + OPENER_BONUS * _opens(words[k + 1].text))
