@@ -256,3 +256,4 @@ def test_whisper_speaker_and_sound_marks_are_not_words():
         ("steatosis.", 0.6),
         ("Great.", 2.6),
     ]
+    assert [w.text for w in t.words if w.turn] == ["Great."]  # after ">>": a new speaker

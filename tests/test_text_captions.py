@@ -171,6 +171,26 @@ def test_broadcast_speaker_topic_and_song_marks_are_not_words():
     )
     # the marks took no time from the words: the first cue's 2 s go to its five words
     assert t.words[0].start == pytest.approx(1.0) and t.words[4].end == pytest.approx(3.0)
+    # a new speaker or topic (">>", ">>>", a dialogue dash, a speaker label) starts a sentence
+    assert [w.text for w in t.words if w.turn] == ["right.", "And", "Yes,", "next,", "HER2:"]
+
+
+def test_youtube_auto_captions_speaker_change_is_a_turn_not_a_word():
+    """YouTube's automatic captions carry ">>" as a timed piece of its own at a new speaker."""
+    vtt = (
+        "WEBVTT\nKind: captions\nLanguage: en\n\n"
+        "00:00:01.000 --> 00:00:03.000 align:start position:0%\n \n"
+        "so<00:00:01.400><c> that</c><00:00:01.700><c> is</c><00:00:01.900><c> the</c>"
+        "<00:00:02.100><c> liver</c><00:00:02.500><c> >></c><00:00:02.600><c> thank</c>"
+        "<00:00:02.800><c> you</c>\n"
+    )
+    t = parse_captions(vtt)
+    assert [w.text for w in t.words] == ["so", "that", "is", "the", "liver", "thank", "you"]
+    assert [w.text for w in t.words if w.turn] == ["thank"]
+    by_text = {w.text: w for w in t.words}
+    assert by_text["thank"].start == pytest.approx(2.6) and by_text["liver"].start == pytest.approx(
+        2.1
+    )
 
 
 def test_srt_file_is_read(tmp_path: Path):

@@ -315,3 +315,16 @@ def test_a_transcript_without_words_has_no_sentences(method):
     never_called = lambda text: pytest.fail("the model was asked about no words")  # noqa: E731
     restored = restore_sentences([], method, model=never_called)
     assert restored.sentences == [] and restored.tokens == []
+
+
+def test_a_new_speaker_ends_the_sentence_before_it_whatever_the_pauses():
+    """ ">>" in the captions (``Word.turn``) is a sure sentence end, even with no pause there."""
+    texts = ["so", "that", "is", "the", "liver", "thank", "you", "very", "much", "for", "coming"]
+    words = [Word(0.3 * i, 0.3 * i + 0.25, t, turn=(t == "thank")) for i, t in enumerate(texts)]
+    for method in ("pauses", "auto"):
+        restored = restore_sentences(words, method)
+        assert [s.text for s in restored.sentences] == [
+            "So that is the liver.",
+            "Thank you very much for coming.",
+        ]
+        assert restored.sentences[0].certainty == 1.0

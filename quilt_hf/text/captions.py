@@ -23,6 +23,7 @@ kept twice, as in YouTube's json3 of the same track. A word whose inline time eq
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from quilt_hf.errors import QuiltError
@@ -36,15 +37,18 @@ _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[^>]*>")
 # Sound-event annotations such as [Music] or (applause) are not speech.
 _SOUND_EVENT = re.compile(r"\[[^\]]*\]|\([A-Za-z ]{1,30}\)")
 # Nor are the marks broadcast captioning (CEA-608) and subtitle style guides put between words,
-# which survive conversion to WebVTT/SRT and which Whisper writes too: ">>" a new speaker, ">>>"
-# a new topic, a dash opening a line of dialogue or standing for inaudible speech, "♪ ... ♪" a
-# song. A token made only of such marks is dropped (a lone "<" or ">" is a comparison, kept);
-# text between two music notes is lyrics.
-_MARK_TOKEN = re.compile(r"(?<!\S)(?:[-\u2010-\u2015]*(?:>{2,3}|<{2,3})|[-\u2010-\u2015]+)(?!\S)")
+# which survive conversion to WebVTT/SRT, which YouTube's automatic captions carry (yt-dlp issue
+# 14530) and which Whisper writes too: ">>" a new speaker, ">>>" a new topic, a dash opening a
+# line of dialogue or standing for inaudible speech, "♪ ... ♪" a song, an SDH speaker label in
+# capitals ("DR. SMITH:", "NARRATOR:"; no digits, so "CD20:" or "HER2:" stay words). A token made
+# only of dashes is dropped (a lone "<" or ">" is a comparison, kept); text between two music
+# notes is lyrics. A change of speaker or topic becomes ``TURN`` (read by ``mark_turns``).
+TURN = "\u241e"  # stands for a change of speaker or topic inside cleaned text, until mark_turns
+_TURN_MARK = re.compile(r"(?<!\S)[-\u2010-\u2015]*(?:>{2,3}|<{2,3})(?!\S)")
+_DIALOGUE_DASH = re.compile(r"^[-\u2010-\u2015]+(?=\s)")
+_SPEAKER_LABEL = re.compile(rf"^(?:{TURN} )?[A-Z][A-Z.' \-]{{1,30}}:(?=\s)")
+_DASHES = re.compile(r"(?<!\S)[-\u2010-\u2015]+(?!\S)")
 _LYRICS = re.compile(r"[\u266a\u266b][^\u266a\u266b]*[\u266a\u266b]|[\u266a\u266b]")
-# An SDH speaker label opens a line in capitals: "DR. SMITH:", "NARRATOR:" (no digits, so "CD20:"
-# or "HER2:" stay words).
-_SPEAKER_LABEL = re.compile(r"^[A-Z][A-Z.' \-]{1,30}:(?=\s)")
 MIN_WORD_SECONDS = 0.1  # the shortest duration given to a word whose timing left it none
 
 
@@ -61,8 +65,29 @@ def spoken_text(line: str) -> str:
     labels; whitespace collapsed."""
     text = repair(_TAG.sub("", _NOT_SPOKEN.sub("", line)))  # the shared cleaner's markup step
     text = _SOUND_EVENT.sub(" ", text).replace("\u200b", " ")
-    text = _MARK_TOKEN.sub(" ", _LYRICS.sub(" ", text)).strip()
-    return " ".join(_SPEAKER_LABEL.sub(" ", text).split())
+    text = " ".join(_TURN_MARK.sub(f" {TURN} ", _LYRICS.sub(" ", text)).split())
+    text = _SPEAKER_LABEL.sub(TURN, _DIALOGUE_DASH.sub(TURN, text))
+    return " ".join(_DASHES.sub(" ", text).split())
+
+
+def mark_turns(words: list[Word]) -> list[Word]:
+    """``words`` without the ``TURN`` tokens ``spoken_text`` left, the word after each one
+    marked ``Word.turn``; a turn before the first word says nothing and is dropped."""
+    marked: list[Word] = []
+    pending = False
+    for word in words:
+        tokens = word.text.split()
+        if TURN in tokens:
+            pending = pending or tokens[0] == TURN
+            text = " ".join(t for t in tokens if t != TURN)
+            if not text:
+                continue
+            word = replace(word, text=text)
+        if pending and marked:
+            word = replace(word, turn=True)
+        marked.append(word)
+        pending = False
+    return marked
 
 
 def _spread(text: str, start: float, end: float, cue: int = -1) -> list[Word]:
@@ -72,8 +97,8 @@ def _spread(text: str, start: float, end: float, cue: int = -1) -> list[Word]:
     if not tokens:
         return []
     end = max(end, start)
-    weights = [len(t) + 1 for t in tokens]
-    total = sum(weights)
+    weights = [0 if t == TURN else len(t) + 1 for t in tokens]  # a mark takes no time
+    total = sum(weights) or 1
     words, t = [], start
     for token, weight in zip(tokens, weights, strict=True):
         t_next = t + (end - start) * weight / total
@@ -105,7 +130,7 @@ def _give_every_word_time(words: list[Word]) -> list[Word]:
         if word.end - word.start < 1e-6:
             following = words[i + 1].start if i + 1 < len(words) else word.start
             end = max(following, word.start + MIN_WORD_SECONDS)
-            word = Word(word.start, round(end, 3), word.text, word.cue)
+            word = replace(word, end=round(end, 3))
         fixed.append(word)
     return fixed
 
@@ -182,6 +207,7 @@ def parse_captions(text: str, *, fmt: str = "vtt", source: str = "youtube_captio
             words.extend(_spread(" ".join(cleaned[overlap:]), start, end, cue))
         if cleaned:
             previous_lines = cleaned
+    words = mark_turns(words)
     if not words:
         raise QuiltError("captions contain no spoken words (no cues, or only sound annotations)")
     return Transcript(

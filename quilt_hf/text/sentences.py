@@ -598,6 +598,10 @@ def restore_sentences(
     certainty = np.full(len(words), SURE)
     if len(ends):
         ends[-1] = True
+        # a new speaker or topic (">>" in the captions: ``Word.turn``) ends the sentence before it
+        turns = np.array([w.turn for w in words[1:]] + [False], dtype=bool)
+        ends = ends | turns
+        placed[turns] = SURE
         opens = np.array([bare_word(w.text) in STARTERS for w in words[1:]] + [False], dtype=float)
         split = _split_long(ends, pauses, allowed, max_words, opens)
         if method == "pauses":

@@ -15,6 +15,9 @@ class Word:
     # The caption cue whose time was spread over this word (formats without word timings: plain
     # WebVTT/SRT cues, roll-up captions); -1 when the word has its own timing.
     cue: int = -1
+    # A new speaker (or topic) starts with this word: captions marked the change (">>", a
+    # dialogue dash, a speaker label), so a sentence ends before it.
+    turn: bool = False
 
 
 @dataclass

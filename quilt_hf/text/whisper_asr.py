@@ -21,7 +21,7 @@ import numpy as np
 
 from quilt_hf.errors import QuiltError
 from quilt_hf.text.audio import SAMPLE_RATE, load_audio
-from quilt_hf.text.captions import spoken_text
+from quilt_hf.text.captions import mark_turns, spoken_text
 from quilt_hf.text.transcript import Transcript, Word
 
 DEFAULT_WHISPER_MODEL = "openai/whisper-large-v3"
@@ -123,7 +123,7 @@ class WhisperTranscriber:
             end = duration if end is None else min(max(float(end), start), duration)
             words.append(Word(round(start, 3), round(end, 3), text))
         return Transcript(
-            words=words,
+            words=mark_turns(words),  # ">>" (a new speaker) starts a sentence
             source="whisper",
             language="en",
             meta={"model": self.model_name, "prompt": bool(self.prompt), "duration": duration},
