@@ -154,15 +154,10 @@ def with_more_ends(restored: Restored, extra: dict[int, float]) -> Restored:
     """``restored`` with sentences also ending after the words of ``extra`` (word index ->
     certainty of that end): the word before a new end takes a period, the one after a capital."""
     ends = {s.last - 1: s.certainty for s in restored.sentences}
-    tokens = list(restored.tokens)
-    for k, certainty in extra.items():
-        if k in ends or not 0 <= k < len(tokens) - 1:
-            continue
-        ends[k] = certainty
-        if not tokens[k].rstrip("\"')]").endswith(ENDS):
-            tokens[k] = tokens[k].rstrip(",;:-") + "."
-        if tokens[k + 1][:1].islower():
-            tokens[k + 1] = tokens[k + 1][0].upper() + tokens[k + 1][1:]
+    n = len(restored.tokens)
+    ends |= {k: c for k, c in extra.items() if k not in ends and 0 <= k < n - 1}
+    # the restored tokens are truecased already: this only marks and capitalises the new ends
+    tokens = truecase(restored.tokens, np.isin(np.arange(n), list(ends)))
     return Restored(
         restored.words,
         tokens,
