@@ -42,7 +42,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from quilt_hf.text.sentences import (
-    ARTICLES,
     CONTINUERS,
     LIKELY,
     MIN_PAUSE,
@@ -278,13 +277,11 @@ def _main_owner(owners: Sequence[int | None], sentences: Sequence, a: int, b: in
 
 
 def _opens(token: str) -> float:
-    """How often ``token`` opens a sentence: 1 for a usual opener, 0.5 for an article, -1 for a
-    word that more often goes on with a phrase, else 0 (``quilt_hf.text.sentences``' lists)."""
+    """How often ``token`` opens a sentence: 1 for a usual opener (articles among them), -1 for
+    a word that more often goes on with a phrase, else 0 (``quilt_hf.text.sentences``' lists)."""
     bare = bare_word(token)
     if bare in STARTERS:
         return 1.0
-    if bare in ARTICLES:
-        return 0.5
     return -1.0 if bare in CONTINUERS else 0.0
 
 
