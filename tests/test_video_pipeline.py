@@ -221,14 +221,13 @@ def test_sentence_options_are_checked_before_any_video_is_touched(lecture, tmp_p
 def test_word_timed_captions_restored_from_pauses_are_said_once(lecture, tmp_path, caplog):
     """Auto-captions with word times and no punctuation, no punctuation model cached: the user
     is told once per run that pauses restored the sentences, not once per video."""
-    import re
-
     from quilt_hf.synthetic.autocaptions import CaptionWord, inline_vtt
+    from quilt_hf.text.sentences import bare_word
     from quilt_hf.video import pipeline
 
     out, truth = lecture
     words = [
-        CaptionWord(re.sub(r"[^\w'-]", "", w["text"].lower()), w["start"], w["end"])
+        CaptionWord(bare_word(w["text"]), w["start"], w["end"])
         for slide in truth["slides"]
         for w in slide["words"]
     ]

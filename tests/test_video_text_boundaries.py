@@ -126,7 +126,6 @@ def _one_run_on_sentence(pause_after: dict[int, float], method: str = "pauses"):
     import numpy as np
 
     from quilt_hf.text.sentences import SURE, Restored
-    from quilt_hf.text.sentences import Sentence as Restored_sentence
 
     texts = [
         "the",
@@ -155,7 +154,7 @@ def _one_run_on_sentence(pause_after: dict[int, float], method: str = "pauses"):
         pauses[k] = seconds
     allowed = np.array([t not in ("the", "with", "in", "and", "are") for t in texts])
     tokens = [texts[0].capitalize(), *texts[1:-1], texts[-1] + "."]
-    sentence = Restored_sentence(0, len(words), 0.0, words[-1].end, " ".join(tokens), SURE)
+    sentence = Sentence(0, len(words), 0.0, words[-1].end, " ".join(tokens), SURE)
     return Restored(words, tokens, [sentence], method, pauses, allowed, np.full(len(words), SURE))
 
 
