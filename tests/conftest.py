@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+# Hermetic: nothing a test runs fetches from the real Hub, even on a machine that is online (the
+# default punctuation model is ~2 GB), or reads the user's Hugging Face cache and token.
+# huggingface_hub reads both once, at import, so they are set before anything imports it; tests
+# that talk to the Hub double over loopback set their own in the commands they start.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="quilt-tests-hf-home-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
+os.environ.pop("HF_TOKEN", None)
 
-from quilt_hf.synthetic.sample.server import free_port
+import pytest  # noqa: E402  (after the environment above, on purpose)
+
+from quilt_hf.synthetic.sample.server import free_port  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

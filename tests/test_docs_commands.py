@@ -40,7 +40,7 @@ DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # A command line starts with a program (or VAR=value before one); anything else is output.
 PROGRAM = re.compile(
     r"^(?:[A-Z_]+=\S+\s+)*(?:\.venv/bin/)?"
-    r"(?:quilt|python|accelerate|torchrun|bash|pip|ray|/usr/bin/time|for)\s"
+    r"(?:quilt|python|accelerate|torchrun|bash|pip|ray|hf|/usr/bin/time|for)\s"
 )
 TOKEN = "hf_docs_double_token"
 TRAIN_FAST = "--max_steps 4 --report_to none"
@@ -291,6 +291,10 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
         needs=(SCALE_SAMPLE,),
     ),
     "pip install 'quilt-hf[distributed]'": NotRun("installs from the package index"),
+    "hf download oliverguhr/fullstop-punctuation-multilang-large --local-dir FOLDER": NotRun(
+        "fetches 2.2 GB from the real Hub, on a machine with network; the fetch itself runs in "
+        "test_auto_fetches_the_default_punctuation_model_from_the_hub, from the Hub double"
+    ),
     "ray start --head --port=6379 --num-cpus=$(nproc)": NotRun(
         "starts a Ray head daemon for a multi-machine cluster"
     ),

@@ -54,6 +54,7 @@ def hub_env(hub: HubDouble, tmp_path: Path, token: str | None = TOKEN) -> dict[s
         HF_HOME=str(tmp_path / "hf_home"),
         HF_HUB_DISABLE_TELEMETRY="1",
         HF_DATASETS_CACHE=str(tmp_path / "ds_cache"),
+        HF_HUB_OFFLINE="0",
     )
     if token:
         env["HF_TOKEN"] = token

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -219,8 +223,9 @@ def test_sentence_options_are_checked_before_any_video_is_touched(lecture, tmp_p
 
 
 def test_word_timed_captions_restored_from_pauses_are_said_once(lecture, tmp_path, caplog):
-    """Auto-captions with word times and no punctuation, no punctuation model cached: the user
-    is told once per run that pauses restored the sentences, not once per video."""
+    """Auto-captions with word times and no punctuation, no punctuation model to be had (the
+    suite runs with HF_HUB_OFFLINE=1 and an empty cache): the user is told once per run that
+    pauses restored the sentences, and why, not once per video."""
     from quilt_hf.synthetic.autocaptions import CaptionWord, inline_vtt
     from quilt_hf.text.sentences import bare_word
     from quilt_hf.video import pipeline
@@ -242,4 +247,127 @@ def test_word_timed_captions_restored_from_pauses_are_said_once(lecture, tmp_pat
         for r in caplog.records
         if "restored into sentences from pauses" in r.getMessage()
     ]
-    assert len(said) == 1 and "--sentences model" in said[0]
+    assert len(said) == 1 and "--sentences model" in said[0] and "HF_HUB_OFFLINE" in said[0]
+
+
+def _unpunctuated_word_timed_captions(truth: dict, path):
+    """YouTube's usual auto-captions: inline word times, lowercase, no punctuation."""
+    from quilt_hf.synthetic.autocaptions import CaptionWord, inline_vtt
+    from quilt_hf.text.sentences import bare_word
+
+    words = [
+        CaptionWord(bare_word(w["text"]), w["start"], w["end"])
+        for slide in truth["slides"]
+        for w in slide["words"]
+    ]
+    path.write_text(inline_vtt([w for w in words if w.text]))
+    return path
+
+
+def _quilt_process(env: dict, video, captions, out) -> subprocess.CompletedProcess:
+    """`quilt youtube process` with its default --sentences auto, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "quilt_hf", "youtube", "process"]
+        + ["--video", str(video), "--captions", str(captions), "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_auto_fetches_the_default_punctuation_model_from_the_hub(lecture, tmp_path):
+    """Unpunctuated captions, an empty Hugging Face cache, the Hub reachable: ``auto`` fetches the
+    default model (here a tiny random one the Hub double serves under its id) into the cache and
+    restores sentences with it; the next run, offline, reads it from the cache."""
+    from hub_double import HubDouble, Repo
+    from test_text_sentences import _tiny_punctuation_model
+
+    from quilt_hf.text.sentences import DEFAULT_PUNCTUATION_MODEL
+
+    out, truth = lecture
+    captions = _unpunctuated_word_timed_captions(truth, tmp_path / "auto.vtt")
+    saved = tmp_path / "tiny"
+    # a model that ends a sentence after every word: the pauses could never say that
+    model, tokenizer = _tiny_punctuation_model([0.0, 9.0, 0.0, 0.0, 0.0, 0.0])
+    model.save_pretrained(saved)
+    tokenizer.save_pretrained(saved)
+    hub = HubDouble().start()
+    try:
+        repo = Repo("model", DEFAULT_PUNCTUATION_MODEL, private=False)
+        hub.state.repos[("model", DEFAULT_PUNCTUATION_MODEL)] = repo
+        files = {p.name: p.read_bytes() for p in saved.iterdir()}
+        hub.state.new_commit(repo, "main", files, "tiny random stand-in")
+        repo.lfs["model.safetensors"] = hashlib.sha256(files["model.safetensors"]).hexdigest()
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
+        env.update(
+            HF_ENDPOINT=hub.endpoint,
+            HF_HUB_OFFLINE="0",
+            HF_HOME=str(tmp_path / "hf_home"),
+            HF_HUB_DISABLE_XET="1",
+            HF_HUB_DISABLE_TELEMETRY="1",
+        )
+        fetched = _quilt_process(env, out / "lecA.mp4", captions, tmp_path / "online")
+        assert fetched.returncode == 0, fetched.stderr
+        assert f"fetching {DEFAULT_PUNCTUATION_MODEL}" in fetched.stderr
+        fetched_files = {r.rsplit("/", 1)[-1] for r in hub.state.requests if "/resolve/" in r}
+    finally:
+        hub.stop()
+    assert {"config.json", "model.safetensors"} <= fetched_files
+    snapshot = (
+        tmp_path / "hf_home" / "hub" / "models--oliverguhr--fullstop-punctuation-multilang-large"
+    )
+    assert list(snapshot.glob("snapshots/*/model.safetensors"))
+    # the Hub is gone now; offline, the cached model is used without asking for it
+    offline = _quilt_process(
+        {**env, "HF_HUB_OFFLINE": "1"}, out / "lecA.mp4", captions, tmp_path / "offline"
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert "fetching" not in offline.stderr and "from pauses" not in offline.stderr
+    for run in ("online", "offline"):
+        stats = json.loads((tmp_path / run / "stats.json").read_text())
+        assert stats["sentence_method"] == "model" and stats["sentence_model_unavailable"] == ""
+        assert stats["sentences"] == stats["words"]  # the tiny model's "." after every word
+        pairs = (tmp_path / run / "pairs.jsonl").read_text().splitlines()
+        assert pairs and all(json.loads(p)["sentence_method"] == "model" for p in pairs)
+
+
+def test_auto_without_a_reachable_hub_falls_back_to_pauses_and_says_why(lecture, tmp_path):
+    """No cached model and a Hub that refuses the connection: the pauses method, at once (no
+    download retried for half a minute), the reason in stats.json and one warning."""
+    from quilt_hf.synthetic.sample.server import free_port
+
+    out, truth = lecture
+    captions = _unpunctuated_word_timed_captions(truth, tmp_path / "auto.vtt")
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_OFFLINE="0", HF_HOME=str(tmp_path / "hf_home"))
+    done = _quilt_process(env, out / "lecA.mp4", captions, tmp_path / "o")
+    assert done.returncode == 0, done.stderr
+    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert stats["sentence_method"] == "pauses" and stats["pairs"] > 0
+    assert endpoint in stats["sentence_model_unavailable"]
+    said = [
+        line for line in done.stderr.splitlines() if "restored into sentences from pauses" in line
+    ]
+    assert len(said) == 1 and endpoint in said[0]
+    assert "Retrying" not in done.stderr
+
+
+def test_punctuated_captions_never_ask_for_the_punctuation_model(lecture, tmp_path, monkeypatch):
+    from quilt_hf.video import pipeline
+
+    asked: list[str] = []
+
+    def default_model():
+        asked.append("default")
+        return None, "not here"
+
+    monkeypatch.setattr(pipeline, "_default_punctuation_model", default_model)
+    out, truth = lecture
+    stats = process_video(out / "lecA.mp4", tmp_path / "p", captions=out / "lecA.vtt")
+    assert stats["sentence_method"] == "captions" and asked == []
+    captions = _unpunctuated_word_timed_captions(truth, tmp_path / "auto.vtt")
+    stats = process_video(out / "lecA.mp4", tmp_path / "u", captions=captions)
+    assert stats["sentence_method"] == "pauses" and asked == ["default"]
+    assert stats["sentence_model_unavailable"] == "not here"

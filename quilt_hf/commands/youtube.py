@@ -290,8 +290,9 @@ def _add_process_options(p: argparse.ArgumentParser) -> None:
         choices=SENTENCE_METHODS,
         default="auto",
         help="how unpunctuated captions become sentences (auto: the captions' own punctuation, "
-        "else the LLM corrector's, else --sentence-model or the default punctuation model when "
-        "it is in the local Hugging Face cache, else pauses)",
+        "else the LLM corrector's, else --sentence-model or the default punctuation model, "
+        "fetched from the Hub on first use (~2.2 GB), else, offline, pauses; see "
+        "docs/sentences.md)",
     )
     p.add_argument(
         "--sentence-model",

@@ -475,12 +475,19 @@ def _mark_of(label: str) -> str:
 
 
 def punctuation_pipeline(model: Any = DEFAULT_PUNCTUATION_MODEL, tokenizer: Any = None):
-    """A ``transformers`` token-classification pipeline (Hub id, folder, or model + tokenizer)."""
+    """A ``transformers`` token-classification pipeline (Hub id, folder, or model + tokenizer),
+    on the first GPU when there is one: the default model is XLM-RoBERTa large."""
+    import torch
     from transformers import pipeline
 
+    device = 0 if torch.cuda.is_available() else -1
     try:
         return pipeline(
-            "token-classification", model=model, tokenizer=tokenizer, ignore_labels=[], device=-1
+            "token-classification",
+            model=model,
+            tokenizer=tokenizer,
+            ignore_labels=[],
+            device=device,
         )
     except OSError as exc:
         raise QuiltError(f"cannot load punctuation model {model!r}: {exc}") from exc

@@ -31,6 +31,7 @@ from quilt_hf.atomic import write_text_atomic
 from quilt_hf.errors import QuiltError
 from quilt_hf.text.sentences import (
     DEFAULT_PUNCTUATION_MODEL,
+    is_punctuated,
     punctuation_pipeline,
     restore_sentences,
 )
@@ -63,30 +64,62 @@ def _cached_pipeline(model_id: str):
     return punctuation_pipeline(model_id)
 
 
-def _sentence_model(method: str, model: Any, llm: Any) -> Any:
-    """The punctuation model to use: the given one; under ``auto`` (no LLM) the default Hub model
-    when it is already in the local Hugging Face cache (never downloaded implicitly), else none,
-    and ``restore_sentences`` falls back to pauses (``stats.json`` says which method ran)."""
-    if method not in ("auto", "model") or (method == "auto" and llm is not None):
-        return None
-    if model is not None and not isinstance(model, str):
-        return model
-    if model is None and method == "auto":
-        from huggingface_hub import try_to_load_from_cache
+@functools.cache
+def _default_punctuation_model() -> tuple[Any, str]:
+    """``(pipeline, "")`` for ``auto``: the default Hub model, from the local Hugging Face cache or
+    fetched into it on first use, as ``transformers`` fetches any model; ``(None, why not)`` when
+    it cannot be had (offline, the Hub unreachable). Once per process: a run over many videos
+    neither downloads nor fails again per video."""
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
 
-        if not isinstance(try_to_load_from_cache(DEFAULT_PUNCTUATION_MODEL, "config.json"), str):
-            return None
-    return _cached_pipeline(model or DEFAULT_PUNCTUATION_MODEL)
+    if not isinstance(try_to_load_from_cache(DEFAULT_PUNCTUATION_MODEL, "config.json"), str):
+        if constants.is_offline_mode():
+            return None, "it is not in the Hugging Face cache and HF_HUB_OFFLINE is set"
+        try:  # one quick request first: the download itself retries an unreachable Hub ~30 s
+            HfApi().model_info(DEFAULT_PUNCTUATION_MODEL, timeout=10)
+        except Exception as error:  # unreachable, not found, gated: each means the fallback
+            first_line = (str(error).splitlines() or [""])[0]
+            return None, f"the Hub at {constants.ENDPOINT} did not give it ({first_line})"
+        log.info(
+            "fetching %s (about 2.2 GB, once, into the Hugging Face cache) to restore sentences "
+            "in unpunctuated captions; --sentences pauses does without it",
+            DEFAULT_PUNCTUATION_MODEL,
+        )
+    try:
+        return _cached_pipeline(DEFAULT_PUNCTUATION_MODEL), ""
+    except QuiltError as error:  # an unreachable Hub, a failed download: the offline fallback
+        return None, f"it could not be loaded ({str(error).splitlines()[0]})"
+
+
+def _sentence_model(method: str, model: Any, llm: Any, words: Any) -> tuple[Any, str]:
+    """The punctuation model to use, and why there is none where ``auto`` wanted one.
+
+    ``model``: the given one (a pipeline, a Hub id or a folder); ``auto`` (no LLM, captions
+    without punctuation): the given one, else the default Hub model (``_default_punctuation_model``),
+    else none and ``restore_sentences`` falls back to pauses (``stats.json`` says which method
+    ran). Punctuated captions need no model, so nothing is loaded or fetched for them.
+    """
+    if method not in ("auto", "model") or (method == "auto" and llm is not None):
+        return None, ""
+    if method == "auto" and is_punctuated(words):
+        return None, ""
+    if model is not None and not isinstance(model, str):
+        return model, ""
+    if model is None and method == "auto":
+        return _default_punctuation_model()
+    return _cached_pipeline(model or DEFAULT_PUNCTUATION_MODEL), ""
 
 
 @functools.cache
-def _say_pauses_are_the_fallback() -> None:
-    """Once per process: word-timed captions without punctuation were restored from pauses."""
+def _say_pauses_are_the_fallback(why: str) -> None:
+    """Once per process (and reason): unpunctuated captions were restored from pauses."""
     log.warning(
-        "unpunctuated captions are restored into sentences from pauses, since %s is not in the "
-        "Hugging Face cache; on a speaker who hesitates a punctuation model finds many more "
-        "sentence ends (--sentences model downloads it; see docs/sentences.md)",
+        "unpunctuated captions are restored into sentences from pauses: the punctuation model "
+        "%s is not available (%s); with it (online, or --sentences model --sentence-model "
+        "FOLDER) a speaker who hesitates, and captions with cue times only, get many more "
+        "sentence ends (see docs/sentences.md)",
         DEFAULT_PUNCTUATION_MODEL,
+        why,
     )
 
 
@@ -148,9 +181,8 @@ def process_video(
     # sentences before any decoding: a missing model or LLM fails fast
     stage = TextStage(asr=asr, corrector=corrector, **(text_options or {}))
     llm = stage.chat if corrector in ("openai", "transformers") else None
-    restored = restore_sentences(
-        transcript.words, sentences, model=_sentence_model(sentences, sentence_model, llm), chat=llm
-    )
+    model, why_no_model = _sentence_model(sentences, sentence_model, llm, transcript.words)
+    restored = restore_sentences(transcript.words, sentences, model=model, chat=llm)
     lap("sentences")
     guessed = sum(s.certainty < MIN_EDGE_CERTAINTY for s in restored.sentences)
     if guessed:
@@ -165,8 +197,8 @@ def process_video(
             len(restored.sentences),
             DEFAULT_PUNCTUATION_MODEL,
         )
-    elif restored.method == "pauses" and sentences == "auto":
-        _say_pauses_are_the_fallback()
+    if restored.method == "pauses" and why_no_model:
+        _say_pauses_are_the_fallback(why_no_model)
 
     histology = load_classifier(classifier or DEFAULT_CLASSIFIER)
     counts: dict[str, int] = {}
@@ -276,6 +308,8 @@ def process_video(
         "sentence_ends_guessed": guessed,
         "sentences_split_at_changes": len(restored.sentences) - sentences_before,
         "sentence_method": restored.method,
+        # why auto restored from pauses with no model (offline, say); empty when it did not
+        "sentence_model_unavailable": why_no_model if restored.method == "pauses" else "",
         "pairs": len(pairs),
         "images": len(written),
         "words": len(transcript.words),
