@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -328,3 +330,53 @@ def test_a_new_speaker_ends_the_sentence_before_it_whatever_the_pauses():
             "Thank you very much for coming.",
         ]
         assert restored.sentences[0].certainty == 1.0
+
+
+class ReadsAhead:
+    """A punctuation model double whose marks need the words after them, as a real model's do:
+    a period after a word only when the next word it reads is ``here``, and (as models trained on
+    whole texts tend to) one after the last word it is given."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, text: str) -> list[dict]:
+        self.calls += 1
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        entities = []
+        for i, (a, b) in enumerate(spans):
+            last = i == len(spans) - 1
+            ends = last or text[spans[i + 1][0] : spans[i + 1][1]] == "here"
+            entities.append({"start": a, "end": b, "entity": "." if ends else "0"})
+        return entities
+
+
+class PunctuatesWhatItReads:
+    """An LLM double with the same habit: sentences before each ``here``, a period at the end."""
+
+    def complete_json(self, system: str, user: str) -> dict:
+        sentences = re.split(r" (?=here )", user)
+        return {"text": " ".join(s[0].upper() + s[1:] + "." for s in sentences)}
+
+
+# 300 words in sentences of seven: windows of MODEL_WINDOW_WORDS end in mid-sentence
+LONG = ["here we see the cells of skin"] * 42 + ["here we go"]
+
+
+@pytest.mark.parametrize("method", ["model", "llm"])
+def test_a_window_edge_is_not_a_sentence_end(method):
+    from quilt_hf.text.sentences import MODEL_WINDOW_WORDS
+
+    words = rolling_words(LONG, pause=0.0)
+    assert len(words) > MODEL_WINDOW_WORDS and MODEL_WINDOW_WORDS % 7 != 0
+    model = ReadsAhead()
+    restored = restore_sentences(
+        words,
+        method,
+        model=model if method == "model" else None,
+        chat=PunctuatesWhatItReads() if method == "llm" else None,
+    )
+    assert [s.last for s in restored.sentences] == [7 * k for k in range(1, 43)] + [297]
+    assert all(s.text == "Here we see the cells of skin." for s in restored.sentences[:-1])
+    if method == "model":
+        assert model.calls >= 3  # more than one window was read

@@ -14,6 +14,8 @@ of these methods (``SENTENCE_METHODS``):
 - ``llm``: the LLM of the corrector (``openai`` / ``transformers`` backends) is asked for the same
   words with punctuation and capitals; its answer is mapped back word by word (``difflib``), so a
   word it dropped or changed keeps its raw form and no word is invented.
+- Both read ``MODEL_WINDOW_WORDS`` at a time, in overlapping windows whose edges give no mark
+  (``_windows``): a window's last word has nothing after it to say whether a sentence ends there.
 - ``pauses`` (offline fallback, the documented rule; ``placed_pauses``): a sentence ends after a
   word followed by a pause of at least ``MIN_PAUSE`` s and ``PAUSE_OVER_TYPICAL`` times the
   speaker's typical gap, never after a closed-class word (``NOT_LAST``: ``the``, ``of``, ``with``,
@@ -55,7 +57,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +72,8 @@ PUNCTUATED_EVERY = 40  # punctuated captions have at least one sentence end per 
 MIN_PAUSE = 0.15  # seconds of silence that can end a sentence (shorter: articulation) ...
 PAUSE_OVER_TYPICAL = 4.0  # ... and this many times the transcript's typical (75th pct) pause
 MAX_SENTENCE_WORDS = 45
-MODEL_WINDOW_WORDS = 150  # words per model call (well under 512 sub-tokens)
+MODEL_WINDOW_WORDS = 150  # words per model or LLM call (well under 512 sub-tokens)
+MODEL_CONTEXT_WORDS = 20  # words read either side of the words a call is asked for (_windows)
 ENDS = (".", "?", "!")
 
 # Closed-class words an English sentence does not end on: articles, prepositions, conjunctions,
@@ -440,29 +443,52 @@ def _sentence_ends_by_pauses(pauses: np.ndarray, allowed: np.ndarray) -> np.ndar
     return ends
 
 
+def _windows(n: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(start, stop, keep_start, keep_stop)``: overlapping windows of at most
+    ``MODEL_WINDOW_WORDS`` over ``n`` words, each kept for its middle part only.
+
+    Whether a sentence ends after a word depends on the words after it, and a window's last word
+    has none: a model or an LLM then misses an end there, or ends the text with a period where
+    the sentence goes on. So every word is read with ``MODEL_CONTEXT_WORDS`` either side (but at
+    the transcript's own edges), as deepmultilingualpunctuation overlaps its chunks.
+    """
+    keep = MODEL_WINDOW_WORDS - 2 * MODEL_CONTEXT_WORDS
+    for keep_start in range(0, n, keep):
+        keep_stop = min(n, keep_start + keep)
+        start, stop = (
+            max(0, keep_start - MODEL_CONTEXT_WORDS),
+            min(n, keep_stop + MODEL_CONTEXT_WORDS),
+        )
+        yield start, stop, keep_start, keep_stop
+
+
 def _model_marks(words: Sequence[Word], model: Any) -> list[str]:
     """The mark (``''``, ``.``, ``,``, ``?`` ...) the token classifier puts after each word."""
-    marks: list[str] = []
-    for at in range(0, len(words), MODEL_WINDOW_WORDS):
-        chunk = [bare_word(w.text) or w.text for w in words[at : at + MODEL_WINDOW_WORDS]]
-        text = " ".join(chunk)
-        spans, offset = [], 0
-        for token in chunk:
-            spans.append((offset, offset + len(token)))
-            offset += len(token) + 1
-        labels = [""] * len(chunk)
-        best_end = [-1] * len(chunk)
-        for entity in model(text):
-            start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
-            label = str(entity.get("entity") or entity.get("entity_group") or "")
-            index = next(
-                (i for i, (a, b) in enumerate(spans) if a <= start < b or a < end <= b), None
-            )
-            if index is not None and end >= best_end[index]:  # the word's last sub-token
-                best_end[index] = end
-                labels[index] = label
-        marks.extend(_mark_of(label) for label in labels)
+    marks = [""] * len(words)
+    for start, stop, keep_start, keep_stop in _windows(len(words)):
+        window = _window_marks(words[start:stop], model)
+        marks[keep_start:keep_stop] = window[keep_start - start : keep_stop - start]
     return marks
+
+
+def _window_marks(words: Sequence[Word], model: Any) -> list[str]:
+    """The marks of one model call: each word's is its last sub-token's label."""
+    chunk = [bare_word(w.text) or w.text for w in words]
+    text = " ".join(chunk)
+    spans, offset = [], 0
+    for token in chunk:
+        spans.append((offset, offset + len(token)))
+        offset += len(token) + 1
+    labels = [""] * len(chunk)
+    best_end = [-1] * len(chunk)
+    for entity in model(text):
+        start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
+        label = str(entity.get("entity") or entity.get("entity_group") or "")
+        index = next((i for i, (a, b) in enumerate(spans) if a <= start < b or a < end <= b), None)
+        if index is not None and end >= best_end[index]:  # the word's last sub-token
+            best_end[index] = end
+            labels[index] = label
+    return [_mark_of(label) for label in labels]
 
 
 def _mark_of(label: str) -> str:
@@ -496,8 +522,8 @@ def punctuation_pipeline(model: Any = DEFAULT_PUNCTUATION_MODEL, tokenizer: Any 
 def _llm_tokens(words: Sequence[Word], chat: Any) -> list[str]:
     """Raw words with the LLM's punctuation and capitals where its answer matches them."""
     tokens = [w.text for w in words]
-    for at in range(0, len(words), MODEL_WINDOW_WORDS):
-        raw = tokens[at : at + MODEL_WINDOW_WORDS]
+    for start, stop, keep_start, keep_stop in _windows(len(words)):
+        raw = [w.text for w in words[start:stop]]
         answer = chat.complete_json(LLM_SENTENCE_PROMPT, " ".join(raw))
         text = answer.get("text") if isinstance(answer, dict) else None
         if not isinstance(text, str):
@@ -508,12 +534,14 @@ def _llm_tokens(words: Sequence[Word], chat: Any) -> list[str]:
         )
         for block in matcher.get_matching_blocks():
             for k in range(block.size):
-                b = block.b + k
+                b, at = block.b + k, start + block.a + k
+                if not keep_start <= at < keep_stop:
+                    continue  # context: another window gives this word's mark
                 token = said[b]
                 if b == 0 or said[b - 1].rstrip("\"')]").endswith(ENDS):
                     # a sentence-start capital: ``truecase`` sets it where a sentence really starts
                     token = raw[block.a + k][:1] + token[1:]
-                tokens[at + block.a + k] = token
+                tokens[at] = token
     return tokens
 
 
