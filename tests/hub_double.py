@@ -25,10 +25,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
@@ -89,6 +91,22 @@ class HubDouble:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def client_env(self, home: Path, token: str | None = None) -> dict[str, str]:
+        """The environment of a command that talks to this double: its endpoint, online, with
+        its own Hugging Face home (cache) under ``home`` and ``token`` (none: anonymous)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
+        env.update(
+            HF_ENDPOINT=self.endpoint,
+            HF_HUB_OFFLINE="0",
+            HF_HUB_DISABLE_XET="1",
+            HF_HUB_DISABLE_TELEMETRY="1",
+            HF_HOME=str(home / "hf_home"),
+            HF_DATASETS_CACHE=str(home / "ds_cache"),
+        )
+        if token:
+            env["HF_TOKEN"] = token
+        return env
 
     def files(self, repo_type: str, repo_id: str, ref: str = "main") -> dict[str, bytes]:
         repo = self.state.repos[(repo_type, repo_id)]

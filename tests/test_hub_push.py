@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,18 +46,7 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def hub_env(hub: HubDouble, tmp_path: Path, token: str | None = TOKEN) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
-    env.update(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HUB_DISABLE_XET="1",
-        HF_HOME=str(tmp_path / "hf_home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_DATASETS_CACHE=str(tmp_path / "ds_cache"),
-        HF_HUB_OFFLINE="0",
-    )
-    if token:
-        env["HF_TOKEN"] = token
-    return env
+    return hub.client_env(tmp_path, token)
 
 
 def quilt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -299,14 +299,7 @@ def test_auto_fetches_the_default_punctuation_model_from_the_hub(lecture, tmp_pa
         files = {p.name: p.read_bytes() for p in saved.iterdir()}
         hub.state.new_commit(repo, "main", files, "tiny random stand-in")
         repo.lfs["model.safetensors"] = hashlib.sha256(files["model.safetensors"]).hexdigest()
-        env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
-        env.update(
-            HF_ENDPOINT=hub.endpoint,
-            HF_HUB_OFFLINE="0",
-            HF_HOME=str(tmp_path / "hf_home"),
-            HF_HUB_DISABLE_XET="1",
-            HF_HUB_DISABLE_TELEMETRY="1",
-        )
+        env = hub.client_env(tmp_path)
         fetched = _quilt_process(env, out / "lecA.mp4", captions, tmp_path / "online")
         assert fetched.returncode == 0, fetched.stderr
         assert f"fetching {DEFAULT_PUNCTUATION_MODEL}" in fetched.stderr
