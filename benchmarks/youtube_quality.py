@@ -26,9 +26,15 @@ Printed side by side, with the issue's targets: strict precision, recall of stil
 histology slides (pooled and on the worst lecture), non-histology share, fragment share, bleed
 share. A lecture the pipeline fails on is counted in ``errors`` (with the message), not fatal.
 
+Sentences in unpunctuated captions are restored as ``quilt youtube process --sentences`` restores
+them (``--sentences``, default ``auto``: the punctuation model where it can be had, fetched on
+first use, else pauses); the table counts the lectures of each method that ran
+(``sentences_pauses``, ``sentences_model`` ...), since their figures differ.
+
     python benchmarks/youtube_quality.py                       # both generators
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --speaker irregular
+    python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --sentences model
     python benchmarks/youtube_quality.py --generator sample --unseen 6 --verbose
     python benchmarks/youtube_quality.py --out /tmp/yq          # keep videos, pairs, verdicts
 """
@@ -69,8 +75,12 @@ COUNTS = (
 )
 
 
-def score_videos(videos: list[Path], work: Path, verbose: bool = False) -> tuple[dict, list[dict]]:
-    """Run each video through the pipeline and score it; return pooled counts and per-video rows."""
+def score_videos(
+    videos: list[Path], work: Path, verbose: bool = False, sentences: dict | None = None
+) -> tuple[dict, list[dict]]:
+    """Run each video through the pipeline and score it; return pooled counts and per-video rows.
+
+    ``sentences``: ``process_video``'s ``sentences`` / ``sentence_model`` (default: ``auto``)."""
     from quilt_hf.synthetic.sample.videos import score_pairs
     from quilt_hf.synthetic.score import load_truth, score_video
     from quilt_hf.video.pipeline import process_video
@@ -81,7 +91,9 @@ def score_videos(videos: list[Path], work: Path, verbose: bool = False) -> tuple
         truth_path = video.with_suffix(".truth.json")
         out = work / video.stem
         try:
-            process_video(video, out, captions=video.with_suffix(".vtt"))
+            stats = process_video(
+                video, out, captions=video.with_suffix(".vtt"), **(sentences or {})
+            )
         except (
             Exception
         ) as error:  # one failing lecture is a counted figure, not the end of the run
@@ -98,9 +110,12 @@ def score_videos(videos: list[Path], work: Path, verbose: bool = False) -> tuple
             counts["magnification_hits"] = lenient["magnification_hits"]
             counts["magnification_total"] = lenient["magnification_total"]
         (out / "verdicts.json").write_text(json.dumps(result["verdicts"], indent=1))
-        rows.append({"video": video.stem, **counts})
+        rows.append({"video": video.stem, **counts, "sentence_method": stats["sentence_method"]})
         for key, value in counts.items():
             total[key] = total.get(key, 0) + value
+        # which method restored the sentences: the figures of pauses and of a model differ
+        method = f"sentences_{stats['sentence_method']}"
+        total[method] = total.get(method, 0) + 1
         if verbose:
             print(json.dumps(rows[-1]))
     return total, rows
@@ -182,12 +197,15 @@ def print_table(results: dict[str, dict]) -> None:
     for key, target in TARGETS.items():
         cells = " ".join(f"{results[n]['figures'][key]:10.3f}" for n in names)
         print(f"{key:<30} {target:>8} {cells}")
-    for key in COUNTS:
+    methods = sorted({k for n in names for k in results[n]["counts"] if k.startswith("sentences_")})
+    for key in (*COUNTS, *methods):
         cells = " ".join(f"{results[n]['counts'].get(key, 0):>10}" for n in names)
         print(f"{key:<30} {'':>8} {cells}")
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from quilt_hf.text.sentences import SENTENCE_METHODS
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -233,8 +251,21 @@ def main(argv: list[str] | None = None) -> dict:
         help="keep videos, pipeline outputs, per-pair verdicts and results.json here "
         "(default: a temporary folder, deleted)",
     )
+    parser.add_argument(
+        "--sentences",
+        choices=SENTENCE_METHODS,
+        default="auto",
+        help="how the pipeline restores sentences in unpunctuated captions, as `quilt youtube "
+        "process --sentences` (default: auto; the table counts lectures per method that ran)",
+    )
+    parser.add_argument(
+        "--sentence-model", help="punctuation model for --sentences model|auto (Hub id or folder)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print per-video rows")
     args = parser.parse_args(argv)
+    sentences = {"sentences": args.sentences}
+    if args.sentence_model:
+        sentences["sentence_model"] = args.sentence_model
     if args.lectures < 1 or not args.seeds:
         parser.error("--lectures must be >= 1 and --seeds must name at least one seed")
 
@@ -252,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
             )
         results = {}
         for name, videos in sets.items():
-            total, rows = score_videos(videos, root / f"out_{name}", args.verbose)
+            total, rows = score_videos(videos, root / f"out_{name}", args.verbose, sentences)
             results[name] = {"counts": total, "figures": figures(total, rows), "videos": rows}
             for row in rows:
                 if "error" in row:

@@ -288,7 +288,8 @@ def test_benchmark_cli_help_names_the_flags():
         text=True,
         check=True,
     )
-    for flag in ("--generator", "--seeds", "--lectures", "--out", "--unseen", "--sample-dir"):
+    flags = ("--generator", "--seeds", "--lectures", "--out", "--unseen", "--sample-dir")
+    for flag in (*flags, "--speaker", "--sentences", "--sentence-model"):
         assert flag in done.stdout
 
 
@@ -305,6 +306,8 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
             "1",
             "--speaker",
             "irregular",
+            "--sentences",
+            "captions",  # not what auto picks on these captions (pauses): the flag must reach
             "--out",
             str(tmp_path),
         ],
@@ -322,6 +325,9 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     assert len(verdicts) == counts["pairs"]
     truth = json.loads((tmp_path / "unseen" / "unseen_5_0.truth.json").read_text())
     assert truth["speaker"] == "irregular"  # the flag reached the generator
+    # ... and --sentences the pipeline: the unpunctuated captions were split at their marks only
+    assert counts["sentences_captions"] == 1 and "sentences_captions" in done.stdout
+    assert results["unseen"]["videos"][0]["sentence_method"] == "captions"
 
 
 @pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
