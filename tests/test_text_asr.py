@@ -257,3 +257,15 @@ def test_whisper_speaker_and_sound_marks_are_not_words():
         ("Great.", 2.6),
     ]
     assert [w.text for w in t.words if w.turn] == ["Great."]  # after ">>": a new speaker
+
+
+def test_a_speaker_mark_after_a_words_text_turns_at_the_next_word():
+    """Whisper may give the mark in the chunk of the word before it: " wow >>"."""
+    from quilt_hf.text.captions import mark_turns, spoken_text
+    from quilt_hf.text.transcript import Word
+
+    chunks = [" so", " wow >>", " next", " one >> here", " >>", " last"]
+    words = [Word(float(i), i + 0.5, spoken_text(text)) for i, text in enumerate(chunks)]
+    marked = mark_turns(words)
+    assert [w.text for w in marked] == ["so", "wow", "next", "one here", "last"]
+    assert [w.text for w in marked if w.turn] == ["next", "last"]

@@ -74,7 +74,7 @@ def mark_turns(words: list[Word]) -> list[Word]:
     """``words`` without the ``TURN`` tokens ``spoken_text`` left, the word after each one
     marked ``Word.turn``; a turn before the first word says nothing and is dropped."""
     marked: list[Word] = []
-    pending = False
+    pending = False  # a turn came before the next word
     for word in words:
         tokens = word.text.split()
         if TURN in tokens:
@@ -86,7 +86,8 @@ def mark_turns(words: list[Word]) -> list[Word]:
         if pending and marked:
             word = replace(word, turn=True)
         marked.append(word)
-        pending = False
+        # a mark after a word's text ("wow >>", as Whisper may chunk it) turns at the next word
+        pending = tokens[-1] == TURN
     return marked
 
 
