@@ -189,3 +189,23 @@ def test_analyser_shortens_the_switch_interval_only_while_open(classifier):
             inner.close()  # closing twice (close, then the with block) restores once
         assert sys.getswitchinterval() == pytest.approx(short, abs=1e-6)
     assert sys.getswitchinterval() == pytest.approx(before, abs=1e-6)
+
+
+def test_haematoxylin_density_is_skimages_rgb2hed_haematoxylin():
+    """The table lookups give rgb2hed's haematoxylin channel of the 8-bit frame, every value."""
+    from skimage.color import rgb2hed
+
+    from quilt_hf.video.magnification import haematoxylin_density
+
+    rng = np.random.default_rng(3)
+    every_value = np.stack(np.meshgrid(*[np.arange(256)] * 2, indexing="ij"), -1).reshape(-1, 2)
+    rgb = np.concatenate(
+        [
+            np.stack([every_value[:, 0], every_value[:, 1], every_value[:, 0][::-1]], -1),
+            rng.integers(0, 256, (4096, 3)),
+        ]
+    ).astype(np.uint8)[None]
+    got = haematoxylin_density(rgb)
+    expected = rgb2hed(rgb / 255.0)[..., 0]
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -102,7 +102,8 @@ def stain_features(image: Image.Image) -> np.ndarray:
     rgb, hsv = _thumbnail(image)
     n_pixels = rgb.shape[0] * rgb.shape[1]
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    white = (rgb.min(axis=2) > 0.84) & (sat < 0.12)
+    # (the minimum of three planes: numpy's reduction over a length-3 last axis is ~40x slower)
+    white = (np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) > 0.84) & (sat < 0.12)
     dark = val < 0.12
     foreground = ~(white | dark)
     n_fg = int(foreground.sum())

