@@ -307,7 +307,7 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
             "--speaker",
             "irregular",
             "--sentences",
-            "captions",  # not what auto picks on these captions (pauses): the flag must reach
+            "truth",  # a model that knows the sentence ends; auto would pick pauses here
             "--out",
             str(tmp_path),
         ],
@@ -325,9 +325,10 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     assert len(verdicts) == counts["pairs"]
     truth = json.loads((tmp_path / "unseen" / "unseen_5_0.truth.json").read_text())
     assert truth["speaker"] == "irregular"  # the flag reached the generator
-    # ... and --sentences the pipeline: the unpunctuated captions were split at their marks only
-    assert counts["sentences_captions"] == 1 and "sentences_captions" in done.stdout
-    assert results["unseen"]["videos"][0]["sentence_method"] == "captions"
+    # ... and --sentences the pipeline: the stand-in model restored the sentences, all right
+    assert counts["sentences_model"] == 1 and "sentences_model" in done.stdout
+    assert results["unseen"]["videos"][0]["sentence_method"] == "model"
+    assert counts["pairs"] > 0 and counts["fragments"] == 0 and "windows not found" not in done.stdout
 
 
 @pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
