@@ -44,6 +44,12 @@ def test_a_sentence_straddling_a_change_goes_where_it_was_mostly_spoken():
     # lecturers finish a sentence after the cut: a tie goes to the slide it started over
     words, sentences = speech((1, 7.5, 10), (8.0, 12.0, 10))
     assert assign_sentences(segments, sentences, words) == [0, 0]
+    # a tie in words goes where the words took longer to say: five short words before the cut,
+    # five long ones after (a lecture of seed 20 paired such a sentence with the slide before)
+    words = [Word(7.0 + 0.2 * k, 7.2 + 0.2 * k, "a") for k in range(5)]
+    words += [Word(10.0 + 0.6 * k, 10.6 + 0.6 * k, "summary") for k in range(5)]
+    sentences = [Sentence(0, 10, 7.0, 13.0, "a a a a a summary summary summary summary summary.")]
+    assert assign_sentences(segments, sentences, words) == [1]
 
 
 def test_a_long_slide_is_cut_at_sentence_ends_only():

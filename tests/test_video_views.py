@@ -320,3 +320,27 @@ def test_blend_fit_tells_a_dissolve_frame_from_a_zoom_frame():
     frames = [grey(f) for f in zoom(texture(21, 4 * H, 4 * W), 3.0, 0.8)]
     wa, wb, r2 = blend_fit(frames[0], frames[-1], frames[len(frames) // 2])
     assert r2 < 0.9 or min(wa, wb) < 0.15
+
+
+def test_a_views_opening_sample_after_a_change_is_not_its_picture():
+    """A fade into a moving slide: the sample where the picture changed is still the slide before
+    (sharp), the next a blend that splits off as the same motion; the view's picture must be one
+    of the new slide's frames, not that sharper opening sample (dev lecture unseen_15_0 paired a
+    still slide's last frame with the pan's narration this way)."""
+
+    def soft(frames):  # a moving slide's frames: a little motion blur
+        return [np.asarray(Image.fromarray(f).filter(ImageFilter.BoxBlur(2))) for f in frames]
+
+    before = soft(pan(texture(31, H, W + 300), 2.0, dx=9.0))
+    last_of_previous = texture(32, H, W)
+    new_slide = texture(33, H, W + 300)
+    after = soft(pan(new_slide, 3.0, dx=9.0))
+    blend = (0.3 * last_of_previous + 0.7 * after[0]).astype(np.uint8)
+    frames = before + [last_of_previous, blend] + after
+    windows, _ = find_windows(samples_of(frames))
+    change = len(before) / FPS
+    view = next(w for w in windows if w.start <= change <= w.end)
+    assert view.kind == "moving" and view.start == change  # its time is still the view's
+    assert view.frame_time > change + 1 / FPS  # a frame of the new slide: after the blend
+    on_new_slide = where_in(new_slide, view.image)[2]
+    assert on_new_slide > 0.8 and on_new_slide > where_in(last_of_previous, view.image)[2]

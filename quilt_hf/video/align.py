@@ -171,19 +171,26 @@ def assign_sentences(
     owners: list[int | None] = []
     for sentence in sentences:
         votes: dict[int, int] = {}
+        seconds: dict[int, float] = {}  # the tie-break: how long the words there took to say
         for word in words[sentence.first : sentence.last]:
             middle = (word.start + word.end) / 2
             k = int(np.searchsorted(starts, middle, side="right")) - 1
             # -1 - k marks the gap before segment k + 1 (after segment k)
             where = k if k >= 0 and middle <= ends[k] else -2 - k
             votes[where] = votes.get(where, 0) + 1
+            seconds[where] = seconds.get(where, 0.0) + max(0.0, word.end - word.start)
         if not votes:
             owners.append(None)
             continue
         top = max(votes.values())
-        # the earliest of the tied places: gaps sort by the segment before them
+        tied = [p for p, v in votes.items() if v == top]
+        longest = max(seconds[p] for p in tied)
+        # of the places with most words, the one they took longest to say (a sentence split
+        # 5 words to 5 across a change of slide goes where more of it was heard), then the
+        # earliest: gaps sort by the segment before them
         place = min(
-            (p for p, v in votes.items() if v == top), key=lambda p: p if p >= 0 else -1.5 - p
+            (p for p in tied if seconds[p] >= longest - 1e-9),
+            key=lambda p: p if p >= 0 else -1.5 - p,
         )
         owners.append(ordered[place] if place >= 0 else None)
     return owners

@@ -181,6 +181,10 @@ class _View:
     moving_steps: int = 0
     best: tuple[float, Sample] | None = None  # (sharpness, sample)
     chained: bool = False  # opened by a drift split: the same slide as the view before
+    # opened by a change of picture (a cut, a fade, the end of a still window): its first sample
+    # may still show the picture before (a fade's first blend is sharp), so it is the view's
+    # picture only when the view has no other sample
+    provisional_best: bool = False
     chain: int = 0
     last: np.ndarray | None = None  # coarse picture of its latest changed sample
     # what the view was before the latest run of still samples began (a run that may turn into a
@@ -221,6 +225,8 @@ class _ShortRun:
         self.samples += view.samples
         self.moving_steps += view.moving_steps
         self._last = view.last
+        if view.provisional_best:
+            return  # its only sample is where the picture changed: not a candidate
         if view.best is not None and (self.best is None or view.best[0] > self.best[0]):
             self.best = view.best
 
@@ -264,6 +270,7 @@ class ViewTracker:
         self._view: _View | None = None
         self._held = False
         self._last_score: float | None = None  # sharpness of the previous sample
+        self._seen = False  # a sample came before (then a view's opening sample may be a blend)
         # Views too short for a keyframe inside one continuous motion (a zoom drifts fast) are
         # still that slide on screen: their time joins the keyframe view before them (_tail) or
         # after them (_run: those not yet taken), so their narration is not lost to a gap. The
@@ -303,8 +310,11 @@ class ViewTracker:
             view.samples += 1
         if not still_step or self._last_score is None:
             self._last_score = sharpness(sample.thumb)  # a still step: the same picture again
-        if view.best is None or self._last_score > view.best[0]:
+        if view.best is None or view.provisional_best or self._last_score > view.best[0]:
+            # (the video's first sample has no picture before it)
+            view.provisional_best = view.best is None and not view.chained and self._seen
             view.best = (self._last_score, sample)
+        self._seen = True
 
     def _open(self, sample: Sample, small: np.ndarray, chained: bool = False) -> _View:
         self.stats.views += 1
@@ -357,7 +367,8 @@ class ViewTracker:
             if view.chained and self._tail is not None:
                 tail = self._tail
                 tail.end = view.end
-                if view.best[0] > tail.sharpness:  # a sharper frame of the same motion
+                if not view.provisional_best and view.best[0] > tail.sharpness:
+                    # a sharper frame of the same motion
                     tail.sharpness, tail.sample = view.best
                     tail.frame_time = tail.sample.time
             elif view.chained or next_chained:  # one of a run of short views of one motion
