@@ -328,7 +328,9 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     # ... and --sentences the pipeline: the stand-in model restored the sentences, all right
     assert counts["sentences_model"] == 1 and "sentences_model" in done.stdout
     assert results["unseen"]["videos"][0]["sentence_method"] == "model"
-    assert counts["pairs"] > 0 and counts["fragments"] == 0 and "windows not found" not in done.stdout
+    assert (
+        counts["pairs"] > 0 and counts["fragments"] == 0 and "windows not found" not in done.stdout
+    )
 
 
 @pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
