@@ -267,6 +267,10 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
         "tests/test_synthetic_lectures.py::test_benchmark_cli_scores_an_unseen_lecture runs these "
         "flags (with --speaker irregular) through the script on one lecture and checks its results"
     ),
+    "python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --sentences truth": Same(
+        "tests/test_synthetic_lectures.py::test_benchmark_cli_scores_an_unseen_lecture runs these "
+        "flags (with --sentences truth) through the script on one lecture and checks its results"
+    ),
     # docs/scaling.md
     SCALE_SAMPLE: Run(
         subs=(("/tmp/scale/corpus", "scale/corpus"),),  # nothing is written outside the workspace

@@ -7,9 +7,10 @@ from the picture and texts are whole sentences:
   (``views.py``) is a segment; what lies between them (a cut, a fade, a short still run, a view too
   short to keep) is a gap that pairs with nothing. A non-histology segment pairs with nothing.
 - Sentences (``quilt_hf.text.sentences``) are never cut. Each goes to the segment (or gap) over
-  which most of its words were spoken (word midpoints); a tie goes to the earlier one, since
-  lecturers finish a sentence after the cut. So no text holds a sentence spoken mostly while
-  another slide was on screen, whether or not that slide made a keyframe.
+  which most of its words were spoken (word midpoints); a tie goes to the one over which those
+  words took longer to say, then to the earlier one, since lecturers finish a sentence after the
+  cut. So no text holds a sentence spoken mostly while another slide was on screen, whether or
+  not that slide made a keyframe.
 - A histology segment's sentences form its text; one that runs longer than ``pair_chunk_time``
   (``PAIR_CHUNK_TIME_RULE``) is cut into about equal pieces at sentence ends only, each piece
   paired with the same image: one image, several texts. A slide shown again later is a new
@@ -71,7 +72,7 @@ OPENER_BONUS = 0.3  # seconds of pause a sentence opener after a place is worth 
 TEXT_BOUNDARY_RULE = (
     "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
     "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
-    "the segment over which most of its words were spoken (the earlier one on a tie) and pairs "
+    "the segment over which most of its words were spoken (on a tie, the one they took longer to say, then the earlier) and pairs "
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
     "pair_chunk_time is cut into about equal pieces at sentence ends only; texts start and end, "
     "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "
