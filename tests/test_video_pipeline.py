@@ -226,18 +226,10 @@ def test_word_timed_captions_restored_from_pauses_are_said_once(lecture, tmp_pat
     """Auto-captions with word times and no punctuation, no punctuation model to be had (the
     suite runs with HF_HUB_OFFLINE=1 and an empty cache): the user is told once per run that
     pauses restored the sentences, and why, not once per video."""
-    from quilt_hf.synthetic.autocaptions import CaptionWord, inline_vtt
-    from quilt_hf.text.sentences import bare_word
     from quilt_hf.video import pipeline
 
     out, truth = lecture
-    words = [
-        CaptionWord(bare_word(w["text"]), w["start"], w["end"])
-        for slide in truth["slides"]
-        for w in slide["words"]
-    ]
-    auto = tmp_path / "auto.vtt"
-    auto.write_text(inline_vtt([w for w in words if w.text]))
+    auto = _unpunctuated_word_timed_captions(truth, tmp_path / "auto.vtt")
     pipeline._say_pauses_are_the_fallback.cache_clear()
     for run in ("a", "b"):
         stats = process_video(out / "lecA.mp4", tmp_path / run, captions=auto)
