@@ -269,3 +269,5 @@ def test_a_speaker_mark_after_a_words_text_turns_at_the_next_word():
     marked = mark_turns(words)
     assert [w.text for w in marked] == ["so", "wow", "next", "one here", "last"]
     assert [w.text for w in marked if w.turn] == ["next", "last"]
+    # a word with no text (nothing here makes one, but mark_turns is public) passes as before
+    assert mark_turns([Word(0.0, 0.5, "")]) == [Word(0.0, 0.5, "")]

@@ -87,7 +87,7 @@ def mark_turns(words: list[Word]) -> list[Word]:
             word = replace(word, turn=True)
         marked.append(word)
         # a mark after a word's text ("wow >>", as Whisper may chunk it) turns at the next word
-        pending = tokens[-1] == TURN
+        pending = bool(tokens) and tokens[-1] == TURN
     return marked
 
 
