@@ -455,10 +455,8 @@ def _windows(n: int) -> Iterator[tuple[int, int, int, int]]:
     keep = MODEL_WINDOW_WORDS - 2 * MODEL_CONTEXT_WORDS
     for keep_start in range(0, n, keep):
         keep_stop = min(n, keep_start + keep)
-        start, stop = (
-            max(0, keep_start - MODEL_CONTEXT_WORDS),
-            min(n, keep_stop + MODEL_CONTEXT_WORDS),
-        )
+        start = max(0, keep_start - MODEL_CONTEXT_WORDS)
+        stop = min(n, keep_stop + MODEL_CONTEXT_WORDS)
         yield start, stop, keep_start, keep_stop
 
 

@@ -72,7 +72,8 @@ OPENER_BONUS = 0.3  # seconds of pause a sentence opener after a place is worth 
 TEXT_BOUNDARY_RULE = (
     "Every visual change (a cut, a fade, a pan or zoom onto other content, a non-histology slide) "
     "is a text boundary: each still window and each moving view is a segment; a sentence goes to "
-    "the segment over which most of its words were spoken (on a tie, the one they took longer to say, then the earlier) and pairs "
+    "the segment over which most of its words were spoken (on a tie, the one they took longer to "
+    "say, then the earlier) and pairs "
     "only with that segment's image; texts are whole sentences, and a segment held longer than "
     "pair_chunk_time is cut into about equal pieces at sentence ends only; texts start and end, "
     "and long slides are cut, only at sentence ends that were placed, not guessed (unpunctuated "

@@ -95,9 +95,10 @@ def _sentence_model(method: str, model: Any, llm: Any, words: Any) -> tuple[Any,
     """The punctuation model to use, and why there is none where ``auto`` wanted one.
 
     ``model``: the given one (a pipeline, a Hub id or a folder); ``auto`` (no LLM, captions
-    without punctuation): the given one, else the default Hub model (``_default_punctuation_model``),
-    else none and ``restore_sentences`` falls back to pauses (``stats.json`` says which method
-    ran). Punctuated captions need no model, so nothing is loaded or fetched for them.
+    without punctuation): the given one, else the default Hub model
+    (``_default_punctuation_model``), else none and ``restore_sentences`` falls back to pauses
+    (``stats.json`` says which method ran). Punctuated captions need no model, so nothing is
+    loaded or fetched for them.
     """
     if method not in ("auto", "model") or (method == "auto" and llm is not None):
         return None, ""

@@ -20,11 +20,12 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   sample-to-sample steps were not still (a short still run, under the paper's 3 s, stays
   keyframe-less as the paper wants). Its picture is its **sharpest** sample (variance of the
   Laplacian of the thumbnail): a mid-fade blend of two slides and a motion-blurred or defocused
-  frame have less fine detail than the sharp frames beside them. The sample that opened a view after a
-  change of picture (a cut, a fade, the end of a still window) is not a candidate unless it is the
-  view's only one: at the start of a fade it is still the slide before, as sharp as ever. Samples of too-short views of
-  the same motion whose time the view takes (below) compete too: in a fast zoom most views are
-  too short, and the one that lasts may be the out-of-focus stretch.
+  frame have less fine detail than the sharp frames beside them. The sample that opened a view
+  after a change of picture (a cut, a fade, the end of a still window) is not a candidate unless
+  it is the view's only one: at the start of a fade it is still the slide before, as sharp as
+  ever. Samples of too-short views of the same motion whose time the view takes (below) compete
+  too: in a fast zoom most views are too short, and the one that lasts may be the out-of-focus
+  stretch.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
   frame (``hold``); the tracker resumes when the window ends (``release``). Views that yield no
   keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing,
