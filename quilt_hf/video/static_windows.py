@@ -221,7 +221,7 @@ class StaticWindowFinder:
         if self.tracker is not None and not run.confirmed:
             if run.end - run.start >= p.min_window:
                 run.confirmed = True  # a window from run.start on: no moving view inside it
-                self.tracker.hold(run.start)
+                self.tracker.hold(run.start, sample.thumb)
             else:
                 self.tracker.add(sample, still_step=still)
 

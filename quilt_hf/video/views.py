@@ -23,7 +23,12 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   frame have less fine detail than the sharp frames beside them. The sample that opened a view
   after a change of picture (a cut, a fade, the end of a still window) is not a candidate unless
   it is the view's only one: at the start of a fade it is still the slide before, as sharp as
-  ever. Samples of too-short views of the same motion whose time the view takes (below) compete
+  ever. The mirror case: a motion that ends in a still slide (a static window) may fade into it,
+  and the fade's later frames are mostly that slide, sharp where the moving one is a little
+  blurred, while they still correlate enough with the motion to stay in its view; so each view
+  keeps its ``picks`` sharpest samples, and when the motion ends in a still window its picture
+  is the sharpest of them that does not correlate with the window's picture
+  (``max_fade_correlation``; the sharpest of all when none is left). Samples of too-short views of the same motion whose time the view takes (below) compete
   too: in a fast zoom most views are too short, and the one that lasts may be the out-of-focus
   stretch.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
@@ -51,7 +56,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -66,6 +71,12 @@ class ViewParams:
     cut_correlation: float = 0.2  # below this a split is a cut, not the same slide moving on
     min_blend_fit: float = 0.9  # R^2 of a frame as a blend of a run's ends: a dissolve ...
     min_blend_weight: float = 0.15  # ... when both ends weigh at least this much in it
+    # A motion that fades into a still slide: its sharpest frame may be a blend that is mostly
+    # that still (sharp) slide. A candidate that correlates this much with the still picture
+    # after the motion is such a blend (a blend of weight w with it correlates ~w/sqrt(w^2 +
+    # (1-w)^2) at equal contrast: 0.3 at w ~ 0.24; other content correlates < 0.3, see above).
+    max_fade_correlation: float = 0.3
+    picks: int = 6  # the sharpest samples a view keeps as picture candidates
 
 
 MOVING_KEYFRAME_RULE = (
@@ -81,7 +92,9 @@ MOVING_KEYFRAME_RULE = (
     "picture is the sharpest sampled "
     "frame (variance of the Laplacian) of the view and of the short views before it whose time "
     "it takes, but not the sample where the picture changed into the view (it may still show the "
-    "slide before), and it is paired with the sentences spoken while that view was on screen."
+    "slide before) nor, when the motion ends in a still slide, a frame that correlates with that "
+    f"slide (r >= {ViewParams.max_fade_correlation:g}: a blend of the fade into it) where another "
+    "is left, and it is paired with the sentences spoken while that view was on screen."
 )
 
 
@@ -162,6 +175,15 @@ def measure_drift(reference: np.ndarray, current: np.ndarray, spectrum=None) -> 
     return Drift((dy, dx), share, correlation(a, b))
 
 
+# a picture candidate: (sharpness, sample, coarse thumbnail)
+Pick = tuple[float, Sample, np.ndarray]
+
+
+def sharpest(picks: list[Pick], keep: int) -> list[Pick]:
+    """The ``keep`` sharpest of ``picks``, sharpest first (the earliest on a tie)."""
+    return sorted(picks, key=lambda pick: (-pick[0], pick[1].time))[:keep]
+
+
 @dataclass
 class MovingView:
     """A view that yields a keyframe (see the module docstring); its ``frame`` is the picture."""
@@ -173,6 +195,8 @@ class MovingView:
     samples: int
     chain: int = 0  # views of one continuous motion (no cut between) share it: one slide
     sharpness: float = 0.0  # of the picture (``sharpness`` of its thumbnail)
+    # the sharpest samples it covers (the picture among them), for ``ViewTracker.hold``
+    picks: list[Pick] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -191,9 +215,11 @@ class _View:
     provisional_best: bool = False
     chain: int = 0
     last: np.ndarray | None = None  # coarse picture of its latest changed sample
+    # picture candidates: its sharpest samples, but not the provisional opening one
+    picks: list[Pick] = field(default_factory=list)
     # what the view was before the latest run of still samples began (a run that may turn into a
     # static window, which then owns those samples)
-    before_run: tuple[float, int, int, tuple[float, Sample] | None] | None = None
+    before_run: tuple[float, int, int, tuple[float, Sample] | None, list[Pick]] | None = None
 
 
 def blend_fit(first: np.ndarray, last: np.ndarray, picture: np.ndarray):
@@ -219,9 +245,11 @@ class _ShortRun:
     samples: int = 0
     moving_steps: int = 0  # the splits between its views are moving steps too
     best: tuple[float, Sample] | None = None
+    picks: list[Pick] = field(default_factory=list)
     _last: np.ndarray | None = None  # coarse: its latest changed sample
 
-    def add(self, view: _View) -> None:
+    def add(self, view: _View, keep: int) -> None:
+        self.picks = sharpest(self.picks + view.picks, keep)
         if self.samples:
             self.pictures.append(view.reference)
             self.moving_steps += 1
@@ -256,6 +284,7 @@ class ViewStats:
     too_short: int = 0
     mostly_still: int = 0
     short_runs: int = 0  # keyframes of a motion made only of views too short on their own
+    fade_picks: int = 0  # pictures not taken from a motion's fade into the still slide after it
     dissolves: int = 0  # runs of short views rejected as a fade from one picture to another
 
 
@@ -284,6 +313,7 @@ class ViewTracker:
         self._tail: MovingView | None = None  # not handed on until its motion's tails are seen
         self._run: _ShortRun | None = None
         self._view_chain = 0
+        self._incoming: np.ndarray | None = None  # coarse: the still picture after a motion
 
     def add(self, sample: Sample, *, still_step: bool) -> None:
         """One sample; ``still_step``: the finder found it the same as the previous sample."""
@@ -308,7 +338,13 @@ class ViewTracker:
             if not still_step:
                 view.last = small
                 # a run of still samples may start here: remember the view as it was before it
-                view.before_run = (view.end, view.samples, view.moving_steps, view.best)
+                view.before_run = (
+                    view.end,
+                    view.samples,
+                    view.moving_steps,
+                    view.best,
+                    list(view.picks),
+                )
                 view.moving_steps += 1
             view.end = sample.time
             view.samples += 1
@@ -318,6 +354,10 @@ class ViewTracker:
             # (the video's first sample has no picture before it)
             view.provisional_best = view.best is None and not view.chained and self._seen
             view.best = (self._last_score, sample)
+        if not (view.provisional_best and view.best[1] is sample):
+            picture = small if small is not None else view.last
+            pick = (self._last_score, sample, picture)
+            view.picks = sharpest([*view.picks, pick], self.params.picks)
         self._seen = True
 
     def _open(self, sample: Sample, small: np.ndarray, chained: bool = False) -> _View:
@@ -338,8 +378,14 @@ class ViewTracker:
             self._end_run()
         return self._view
 
-    def hold(self, since: float) -> None:
-        """A static window has begun at ``since``: the current view ends before it; pause."""
+    def hold(self, since: float, picture: np.ndarray | None = None) -> None:
+        """A static window has begun at ``since``: the current view ends before it; pause.
+
+        ``picture``: the window's thumbnail. A motion that ends in it may have faded into it,
+        and the sharpest frames of that fade are mostly the still slide (it is sharp, a moving
+        one less so): its picture is then its sharpest sample that does not correlate with the
+        still one (``max_fade_correlation``), where it has one."""
+        self._incoming = coarse(picture) if picture is not None else None
         view = self._view
         if view is not None:
             if view.start >= since:
@@ -347,8 +393,9 @@ class ViewTracker:
                 self._emit_tail()
                 self._end_run()  # the run before it ended where that view began
             elif view.before_run is not None:
-                view.end, view.samples, view.moving_steps, view.best = view.before_run
+                view.end, view.samples, view.moving_steps, view.best, view.picks = view.before_run
         self._close()
+        self._incoming = None
         self._held = True
 
     def release(self) -> None:
@@ -371,6 +418,7 @@ class ViewTracker:
             if view.chained and self._tail is not None:
                 tail = self._tail
                 tail.end = view.end
+                tail.picks = sharpest(tail.picks + view.picks, p.picks)
                 if not view.provisional_best and view.best[0] > tail.sharpness:
                     # a sharper frame of the same motion
                     tail.sharpness, tail.sample = view.best
@@ -378,19 +426,22 @@ class ViewTracker:
             elif view.chained or next_chained:  # one of a run of short views of one motion
                 if self._run is None or not view.chained:
                     self._run = _ShortRun(view.start, view.chain, [view.reference])
-                self._run.add(view)
+                self._run.add(view, p.picks)
             if not next_chained:
                 self._emit_tail()
                 self._end_run()
             return
-        start, best_of = view.start, view.best
+        start, best_of, picks = view.start, view.best, view.picks
         run = self._run
         if view.chained and run is not None:
             start = run.start
+            picks = sharpest(picks + run.picks, p.picks)
             if run.best is not None and run.best[0] > best_of[0]:
                 best_of = run.best
         score, best = best_of
-        moving = MovingView(start, view.end, best.time, best, view.samples, view.chain, score)
+        moving = MovingView(
+            start, view.end, best.time, best, view.samples, view.chain, score, picks
+        )
         self._emit_tail()
         self._run = None  # taken by this view
         self._tail = moving
@@ -412,7 +463,9 @@ class ViewTracker:
             return
         score, best = run.best
         self.stats.short_runs += 1
-        self._tail = MovingView(run.start, run.end, best.time, best, run.samples, run.chain, score)
+        self._tail = MovingView(
+            run.start, run.end, best.time, best, run.samples, run.chain, score, run.picks
+        )
         self._emit_tail()
 
     def _emit_tail(self) -> None:
@@ -420,10 +473,22 @@ class ViewTracker:
         moving, self._tail = self._tail, None
         if moving is None:
             return
+        if self._incoming is not None:
+            self._not_the_fade(moving, self._incoming)
         self.views.append(moving)
         self.stats.moving += 1
         if self.on_view is not None:
             self.on_view(moving)
+
+    def _not_the_fade(self, moving: MovingView, incoming: np.ndarray) -> None:
+        """``moving`` ends in the still picture ``incoming`` (coarse): its picture becomes its
+        sharpest candidate that is not a blend into it (``hold``), where it has one."""
+        limit = self.params.max_fade_correlation
+        clear = [pick for pick in moving.picks if correlation(pick[2], incoming) < limit]
+        if clear and clear[0][1] is not moving.sample:
+            moving.sharpness, moving.sample, _ = clear[0]
+            moving.frame_time = moving.sample.time
+            self.stats.fade_picks += 1
 
     def finish(self) -> list[MovingView]:
         if not self._held:
