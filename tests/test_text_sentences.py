@@ -124,16 +124,84 @@ def _tiny_punctuation_model(bias: list[float] | None = None):
     return model, tokenizer
 
 
-def test_token_classifier_marks_come_from_each_words_last_sub_token():
+def _tiny_xlmr_punctuation_model(bias: list[float] | None = None):
+    """A random XLM-RoBERTa token classifier with the punctuation label set: the architecture
+    and tokenizer family of ``DEFAULT_PUNCTUATION_MODEL``, built offline. Its SentencePiece
+    (Unigram, ``▁`` word marks) vocabulary is trained here on a few lines and kept small, so
+    words split into several pieces, some into a lone ``▁`` and then the word, and the pieces'
+    offsets take in the space before a word, as the ``Metaspace`` pre-tokenizer gives them."""
+    import torch
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import (
+        XLMRobertaConfig,
+        XLMRobertaForTokenClassification,
+        XLMRobertaTokenizer,
+    )
+
+    special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    backend = SentencePieceUnigramTokenizer()
+    backend.train_from_iterator(
+        [
+            "here we see a basal cell carcinoma of the skin",
+            "the nests show peripheral palisading and retraction artifact",
+            "note the mitotic figures in the centre of this field",
+        ],
+        vocab_size=60,
+        special_tokens=special,
+        unk_token="<unk>",
+        show_progress=False,
+    )
+    tokenizer = XLMRobertaTokenizer(
+        tokenizer_object=backend._tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=260,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = XLMRobertaForTokenClassification(config).eval()
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.weight.zero_()
+            model.classifier.bias.copy_(torch.tensor(bias))
+    return model, tokenizer
+
+
+TINY_MODELS = {
+    "bert-wordpiece": _tiny_punctuation_model,
+    "xlmr-sentencepiece": _tiny_xlmr_punctuation_model,
+}
+
+
+@pytest.mark.parametrize("family", TINY_MODELS)
+def test_token_classifier_marks_come_from_each_words_last_sub_token(family):
     import torch
 
-    model, tokenizer = _tiny_punctuation_model()
+    model, tokenizer = TINY_MODELS[family]()
     words = rolling_words(
         ["here we see a basal cell carcinoma of the skin", "nests show palisading"]
     )
     restored = restore_sentences(words, "model", model=punctuation_pipeline(model, tokenizer))
     assert restored.method == "model"
-    # what the model itself says: argmax label of the last sub-token of each word
+    # what the model itself says: argmax label of the last sub-token of each word (the last
+    # token that overlaps the word's letters: a SentencePiece piece may start at the space)
     text = " ".join(w.text for w in words)
     encoded = tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
     with torch.no_grad():
@@ -142,10 +210,15 @@ def test_token_classifier_marks_come_from_each_words_last_sub_token():
     expected, position = [], 0
     for w in words:
         end = position + len(w.text)
-        last = max(k for k, (a, b) in enumerate(offsets) if a >= position and b <= end and b > a)
+        last = max(k for k, (a, b) in enumerate(offsets) if max(a, position) < min(b, end))
         expected.append(LABELS[labels[last]])
         position = end + 1
     assert "carcinoma" in text and len(offsets) > len(words) + 2  # sub-tokens were exercised
+    if family == "xlmr-sentencepiece":  # the SentencePiece quirks were exercised too
+        pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
+        assert "▁" in pieces
+        assert any(b > a and text[a] == " " for a, b in offsets)
+    assert len(set(expected)) > 1  # a random model: some words marked, some not
     for k, (word, label) in enumerate(zip(restored.tokens, expected, strict=True)):
         if k == len(words) - 1:
             continue  # the transcript's end always ends a sentence
@@ -164,8 +237,9 @@ def test_token_classifier_marks_come_from_each_words_last_sub_token():
     ("bias", "count"),
     [([0.0, 9.0, 0.0, 0.0, 0.0, 0.0], 13), ([9.0, 0.0, 0.0, 0.0, 0.0, 0.0], 1)],
 )
-def test_token_classifier_that_always_or_never_ends_a_sentence(bias, count):
-    model, tokenizer = _tiny_punctuation_model(bias)
+@pytest.mark.parametrize("family", TINY_MODELS)
+def test_token_classifier_that_always_or_never_ends_a_sentence(bias, count, family):
+    model, tokenizer = TINY_MODELS[family](bias)
     words = rolling_words(["here we see a basal cell carcinoma of the skin nests show palisading"])
     restored = restore_sentences(words, "model", model=punctuation_pipeline(model, tokenizer))
     assert len(restored.sentences) == count
