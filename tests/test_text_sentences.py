@@ -454,3 +454,27 @@ def test_a_window_edge_is_not_a_sentence_end(method):
     assert all(s.text == "Here we see the cells of skin." for s in restored.sentences[:-1])
     if method == "model":
         assert model.calls >= 3  # more than one window was read
+
+
+def test_a_window_longer_than_the_model_can_read_is_read_in_parts():
+    """150 words of rare words take more tokens than the model has positions for; the
+    token-classification pipeline then fails on the whole call (an index error), so such a window
+    is read in parts, and every word still gets its mark."""
+    model, tokenizer = _tiny_xlmr_punctuation_model([0.0, 9.0, 0.0, 0.0, 0.0, 0.0])
+    classify = punctuation_pipeline(model, tokenizer)
+    limit = model.config.max_position_embeddings - 2
+    calls: list[int] = []
+
+    class Counting:  # the pipeline, counting the tokens of each call
+        def __init__(self) -> None:
+            self.tokenizer, self.model = classify.tokenizer, classify.model
+
+        def __call__(self, text: str):
+            calls.append(len(tokenizer(text)["input_ids"]))
+            return classify(text)
+
+    words = rolling_words(["here we see a basal cell carcinoma of the skin"] * 15)
+    assert len(tokenizer(" ".join(w.text for w in words))["input_ids"]) > limit
+    restored = restore_sentences(words, "model", model=Counting())
+    assert calls and max(calls) <= limit
+    assert len(restored.sentences) == len(words)  # the model ends a sentence after every word

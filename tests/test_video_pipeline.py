@@ -273,7 +273,7 @@ def test_auto_fetches_the_default_punctuation_model_from_the_hub(lecture, tmp_pa
     default model (here a tiny random one the Hub double serves under its id) into the cache and
     restores sentences with it; the next run, offline, reads it from the cache."""
     from hub_double import HubDouble, Repo
-    from test_text_sentences import _tiny_punctuation_model
+    from test_text_sentences import _tiny_xlmr_punctuation_model
 
     from quilt_hf.text.sentences import DEFAULT_PUNCTUATION_MODEL
 
@@ -281,7 +281,7 @@ def test_auto_fetches_the_default_punctuation_model_from_the_hub(lecture, tmp_pa
     captions = _unpunctuated_word_timed_captions(truth, tmp_path / "auto.vtt")
     saved = tmp_path / "tiny"
     # a model that ends a sentence after every word: the pauses could never say that
-    model, tokenizer = _tiny_punctuation_model([0.0, 9.0, 0.0, 0.0, 0.0, 0.0])
+    model, tokenizer = _tiny_xlmr_punctuation_model([0.0, 9.0, 0.0, 0.0, 0.0, 0.0])
     model.save_pretrained(saved)
     tokenizer.save_pretrained(saved)
     hub = HubDouble().start()

@@ -16,6 +16,7 @@ of these methods (``SENTENCE_METHODS``):
   word it dropped or changed keeps its raw form and no word is invented.
 - Both read ``MODEL_WINDOW_WORDS`` at a time, in overlapping windows whose edges give no mark
   (``_windows``): a window's last word has nothing after it to say whether a sentence ends there.
+  A window whose words take more tokens than the model can read is read in parts.
 - ``pauses`` (offline fallback, the documented rule; ``placed_pauses``): a sentence ends after a
   word followed by a pause of at least ``MIN_PAUSE`` s and ``PAUSE_OVER_TYPICAL`` times the
   speaker's typical gap, never after a closed-class word (``NOT_LAST``: ``the``, ``of``, ``with``,
@@ -469,10 +470,33 @@ def _model_marks(words: Sequence[Word], model: Any) -> list[str]:
     return marks
 
 
+def _token_limit(model: Any) -> int | None:
+    """How many tokens, special ones included, one call of a ``transformers`` pipeline can take:
+    the tokenizer's ``model_max_length`` or the model's positions (less the two a RoBERTa-style
+    model reserves), the smaller; None for anything else (a test double, an LLM)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    config = getattr(getattr(model, "model", None), "config", None)
+    if tokenizer is None:
+        return None
+    limits = [int(tokenizer.model_max_length)] if tokenizer.model_max_length < 1_000_000 else []
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        limits.append(int(positions) - 2)
+    return min(limits) if limits else None
+
+
 def _window_marks(words: Sequence[Word], model: Any) -> list[str]:
-    """The marks of one model call: each word's is its last sub-token's label."""
+    """The marks of one model call: each word's is its last sub-token's label.
+
+    A window whose words take more tokens than the model can read (long or rare words split into
+    many pieces, a language the tokenizer knows little) is read in two halves instead, which the
+    token-classification pipeline does not do: it fails on the whole call."""
     chunk = [bare_word(w.text) or w.text for w in words]
     text = " ".join(chunk)
+    limit = _token_limit(model)
+    if limit is not None and len(words) > 1 and len(model.tokenizer(text)["input_ids"]) > limit:
+        half = len(words) // 2
+        return _window_marks(words[:half], model) + _window_marks(words[half:], model)
     spans, offset = [], 0
     for token in chunk:
         spans.append((offset, offset + len(token)))
