@@ -354,10 +354,16 @@ class ViewTracker:
             # (the video's first sample has no picture before it)
             view.provisional_best = view.best is None and not view.chained and self._seen
             view.best = (self._last_score, sample)
-        if not (view.provisional_best and view.best[1] is sample):
+        picks = view.picks
+        if (
+            not (view.provisional_best and view.best[1] is sample)
+            # a still step is the picture before it again: one pick is enough
+            and (not still_step or not picks)
+            and (len(picks) < self.params.picks or self._last_score > picks[-1][0])
+        ):
             picture = small if small is not None else view.last
             pick = (self._last_score, sample, picture)
-            view.picks = sharpest([*view.picks, pick], self.params.picks)
+            view.picks = sharpest([*picks, pick], self.params.picks)
         self._seen = True
 
     def _open(self, sample: Sample, small: np.ndarray, chained: bool = False) -> _View:
