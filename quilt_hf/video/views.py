@@ -28,9 +28,9 @@ with a ``ViewTracker``, on the same sampled grey thumbnails (no second decode):
   blurred, while they still correlate enough with the motion to stay in its view; so each view
   keeps its ``picks`` sharpest samples, and when the motion ends in a still window its picture
   is the sharpest of them that does not correlate with the window's picture
-  (``max_fade_correlation``; the sharpest of all when none is left). Samples of too-short views of the same motion whose time the view takes (below) compete
-  too: in a fast zoom most views are too short, and the one that lasts may be the out-of-focus
-  stretch.
+  (``max_fade_correlation``; the sharpest of all when none is left). Samples of too-short views
+  of the same motion whose time the view takes (below) compete too: in a fast zoom most views
+  are too short, and the one that lasts may be the out-of-focus stretch.
 - **Boundaries.** A static window that reaches 3 s closes the current view at the window's first
   frame (``hold``); the tracker resumes when the window ends (``release``). Views that yield no
   keyframe (fades, short runs) are gaps on the timeline: they bound texts but pair with nothing,
