@@ -83,10 +83,35 @@ def test_a_sentence_without_any_pause_is_split_when_too_long():
     assert sum(s.last - s.first for s in restored.sentences) == 100
 
 
+# a tiny transformer with the punctuation label set of DEFAULT_PUNCTUATION_MODEL
+TINY_SIZES = {
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "num_labels": len(LABELS),
+    "id2label": dict(enumerate(LABELS)),
+    "label2id": {label: i for i, label in enumerate(LABELS)},
+}
+
+
+def _tiny_classifier(model_class, config, bias: list[float] | None):
+    """A random ``model_class`` of ``config`` (seeded); with ``bias``, every token gets that
+    label score, so the model says the same mark after every word."""
+    import torch
+
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.weight.zero_()
+            model.classifier.bias.copy_(torch.tensor(bias))
+    return model
+
+
 def _tiny_punctuation_model(bias: list[float] | None = None):
     """A random BERT-like token classifier with the punctuation label set, built offline, and a
     WordPiece tokenizer that splits some words into several sub-tokens."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast
 
@@ -104,23 +129,11 @@ def _tiny_punctuation_model(bias: list[float] | None = None):
         sep_token="[SEP]",
         pad_token="[PAD]",
     )
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=256,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
+    model = _tiny_classifier(
+        BertForTokenClassification,
+        BertConfig(vocab_size=len(vocab), max_position_embeddings=256, **TINY_SIZES),
+        bias,
     )
-    model = BertForTokenClassification(config).eval()
-    if bias is not None:
-        with torch.no_grad():
-            model.classifier.weight.zero_()
-            model.classifier.bias.copy_(torch.tensor(bias))
     return model, tokenizer
 
 
@@ -130,7 +143,6 @@ def _tiny_xlmr_punctuation_model(bias: list[float] | None = None):
     (Unigram, ``▁`` word marks) vocabulary is trained here on a few lines and kept small, so
     words split into several pieces, some into a lone ``▁`` and then the word, and the pieces'
     offsets take in the space before a word, as the ``Metaspace`` pre-tokenizer gives them."""
-    import torch
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import (
         XLMRobertaConfig,
@@ -161,27 +173,15 @@ def _tiny_xlmr_punctuation_model(bias: list[float] | None = None):
         pad_token="<pad>",
         mask_token="<mask>",
     )
-    torch.manual_seed(0)
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
         max_position_embeddings=260,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
+        **TINY_SIZES,
     )
-    model = XLMRobertaForTokenClassification(config).eval()
-    if bias is not None:
-        with torch.no_grad():
-            model.classifier.weight.zero_()
-            model.classifier.bias.copy_(torch.tensor(bias))
-    return model, tokenizer
+    return _tiny_classifier(XLMRobertaForTokenClassification, config, bias), tokenizer
 
 
 TINY_MODELS = {
