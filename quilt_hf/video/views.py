@@ -207,19 +207,29 @@ class _View:
     end: float
     samples: int = 1
     moving_steps: int = 0
-    best: tuple[float, Sample] | None = None  # (sharpness, sample)
     chained: bool = False  # opened by a drift split: the same slide as the view before
-    # opened by a change of picture (a cut, a fade, the end of a still window): its first sample
-    # may still show the picture before (a fade's first blend is sharp), so it is the view's
-    # picture only when the view has no other sample
-    provisional_best: bool = False
     chain: int = 0
     last: np.ndarray | None = None  # coarse picture of its latest changed sample
-    # picture candidates: its sharpest samples, but not the provisional opening one
+    # picture candidates: its sharpest samples (sharpest first), but not ``opening``
     picks: list[Pick] = field(default_factory=list)
+    # the first sample of a view opened by a change of picture (a cut, a fade, the end of a still
+    # window): it may still show the picture before (a fade's first blend is sharp), so it is the
+    # view's picture only while the view has no other sample
+    opening: Pick | None = None
     # what the view was before the latest run of still samples began (a run that may turn into a
     # static window, which then owns those samples)
-    before_run: tuple[float, int, int, tuple[float, Sample] | None, list[Pick]] | None = None
+    before_run: tuple[float, int, int, list[Pick]] | None = None
+
+    @property
+    def provisional_best(self) -> bool:
+        """The picture is the opening sample: the view has no other."""
+        return not self.picks and self.opening is not None
+
+    @property
+    def best(self) -> tuple[float, Sample] | None:
+        """``(sharpness, sample)`` of its picture: the sharpest pick, else the opening one."""
+        pick = self.picks[0] if self.picks else self.opening
+        return None if pick is None else (pick[0], pick[1])
 
 
 def blend_fit(first: np.ndarray, last: np.ndarray, picture: np.ndarray):
@@ -244,7 +254,7 @@ class _ShortRun:
     end: float = 0.0
     samples: int = 0
     moving_steps: int = 0  # the splits between its views are moving steps too
-    best: tuple[float, Sample] | None = None
+    # the sharpest samples of its views (not a view's provisional opening sample)
     picks: list[Pick] = field(default_factory=list)
     _last: np.ndarray | None = None  # coarse: its latest changed sample
 
@@ -257,10 +267,11 @@ class _ShortRun:
         self.samples += view.samples
         self.moving_steps += view.moving_steps
         self._last = view.last
-        if view.provisional_best:
-            return  # its only sample is where the picture changed: not a candidate
-        if view.best is not None and (self.best is None or view.best[0] > self.best[0]):
-            self.best = view.best
+
+    @property
+    def best(self) -> tuple[float, Sample] | None:
+        """``(sharpness, sample)`` of its sharpest pick."""
+        return (self.picks[0][0], self.picks[0][1]) if self.picks else None
 
     def is_dissolve(self, min_fit: float, min_weight: float) -> bool:
         """A cross-dissolve is, pixel by pixel, a weighted sum of the picture before it and the
@@ -338,31 +349,21 @@ class ViewTracker:
             if not still_step:
                 view.last = small
                 # a run of still samples may start here: remember the view as it was before it
-                view.before_run = (
-                    view.end,
-                    view.samples,
-                    view.moving_steps,
-                    view.best,
-                    list(view.picks),
-                )
+                view.before_run = (view.end, view.samples, view.moving_steps, list(view.picks))
                 view.moving_steps += 1
             view.end = sample.time
             view.samples += 1
         if not still_step or self._last_score is None:
             self._last_score = sharpness(sample.thumb)  # a still step: the same picture again
-        if view.best is None or view.provisional_best or self._last_score > view.best[0]:
-            # (the video's first sample has no picture before it)
-            view.provisional_best = view.best is None and not view.chained and self._seen
-            view.best = (self._last_score, sample)
         picks = view.picks
-        if (
-            not (view.provisional_best and view.best[1] is sample)
+        pick = (self._last_score, sample, small if small is not None else view.last)
+        if sample.time == view.start and not view.chained and self._seen:
+            view.opening = pick  # (the video's first sample has no picture before it)
+        elif (
             # a still step is the picture before it again: one pick is enough
-            and (not still_step or not picks)
+            (not still_step or not picks)
             and (len(picks) < self.params.picks or self._last_score > picks[-1][0])
         ):
-            picture = small if small is not None else view.last
-            pick = (self._last_score, sample, picture)
             view.picks = sharpest([*picks, pick], self.params.picks)
         self._seen = True
 
@@ -399,7 +400,7 @@ class ViewTracker:
                 self._emit_tail()
                 self._end_run()  # the run before it ended where that view began
             elif view.before_run is not None:
-                view.end, view.samples, view.moving_steps, view.best, view.picks = view.before_run
+                view.end, view.samples, view.moving_steps, view.picks = view.before_run
         self._close()
         self._incoming = None
         self._held = True
