@@ -34,11 +34,18 @@ first use, else pauses); the table counts the lectures of each method that ran
 (``quilt_hf/synthetic/truth_punctuation.py``, in place of the model): the figures then say what
 pairing alone reaches, and the gap to ``pauses`` is what restoring sentences costs.
 
+Both generators write H.264; what users download is mostly not (yt-dlp's default format order
+picks AV1 or VP9 on YouTube). ``--encode vp9|av1|h264`` re-encodes every lecture first, frame for
+frame, with the codec's real encoder (``quilt_hf/synthetic/reencode.py``: libvpx VP9, SVT-AV1,
+x264 with B-frames), keeping its captions and truth beside it, so the same lectures are scored
+through another decoder and another codec's artefacts.
+
     python benchmarks/youtube_quality.py                       # both generators
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --speaker irregular
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --sentences model
     python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --sentences truth
+    python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --encode vp9
     python benchmarks/youtube_quality.py --generator sample --unseen 6 --verbose
     python benchmarks/youtube_quality.py --out /tmp/yq          # keep videos, pairs, verdicts
 """
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -204,6 +212,21 @@ def sample_videos(root: Path, sample_dir: Path | None, unseen: int, first_seed: 
     return videos
 
 
+def reencoded(videos: list[Path], folder: Path, codec: str) -> list[Path]:
+    """``videos`` re-encoded with ``codec`` into ``folder``, each with its captions and truth."""
+    from quilt_hf.synthetic.reencode import ENCODINGS, reencode
+
+    encoder, options = ENCODINGS[codec]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for video in videos:
+        target = reencode(video, folder / video.name, encoder, options)
+        for suffix in (".vtt", ".truth.json"):
+            shutil.copyfile(video.with_suffix(suffix), target.with_suffix(suffix))
+        out.append(target)
+    return out
+
+
 def print_table(results: dict[str, dict]) -> None:
     names = list(results)
     print(f"{'figure':<30} {'target':>8} " + " ".join(f"{n:>10}" for n in names))
@@ -214,6 +237,8 @@ def print_table(results: dict[str, dict]) -> None:
     for key in (*COUNTS, *methods):
         cells = " ".join(f"{results[n]['counts'].get(key, 0):>10}" for n in names)
         print(f"{key:<30} {'':>8} {cells}")
+    cells = " ".join(f"{results[n].get('encode', 'generated'):>10}" for n in names)
+    print(f"{'video codec':<30} {'':>8} {cells}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -276,6 +301,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--sentence-model", help="punctuation model for --sentences model|auto (Hub id or folder)"
     )
+    parser.add_argument(
+        "--encode",
+        choices=("h264", "vp9", "av1"),
+        help="re-encode every lecture with this codec before scoring it (libx264, libvpx VP9, "
+        "SVT-AV1): the generators write H.264, YouTube serves mostly VP9 and AV1 "
+        "(default: score the generators' own files)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print per-video rows")
     args = parser.parse_args(argv)
     sentences = {"sentences": args.sentences}
@@ -296,10 +328,16 @@ def main(argv: list[str] | None = None) -> dict:
             sets["unseen"] = write_unseen_lectures(
                 root / "unseen", args.seeds, args.lectures, speaker=args.speaker
             )
+        if args.encode:
+            sets = {
+                name: reencoded(videos, root / f"{name}_{args.encode}", args.encode)
+                for name, videos in sets.items()
+            }
         results = {}
         for name, videos in sets.items():
             total, rows = score_videos(videos, root / f"out_{name}", args.verbose, sentences)
             results[name] = {"counts": total, "figures": figures(total, rows), "videos": rows}
+            results[name]["encode"] = args.encode or "generated"
             for row in rows:
                 if "error" in row:
                     print(f"error on {row['video']}: {row['error']}")

@@ -271,6 +271,10 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
         "tests/test_synthetic_lectures.py::test_benchmark_cli_scores_an_unseen_lecture runs these "
         "flags (with --sentences truth) through the script on one lecture and checks its results"
     ),
+    "python benchmarks/youtube_quality.py --generator unseen --seeds 11 12 --lectures 4 --encode vp9": Same(
+        "tests/test_synthetic_lectures.py::test_benchmark_cli_scores_an_unseen_lecture runs these "
+        "flags (with --encode vp9) through the script on one lecture and checks it scored the VP9 copy"
+    ),
     # docs/scaling.md
     SCALE_SAMPLE: Run(
         subs=(("/tmp/scale/corpus", "scale/corpus"),),  # nothing is written outside the workspace

@@ -289,7 +289,7 @@ def test_benchmark_cli_help_names_the_flags():
         check=True,
     )
     flags = ("--generator", "--seeds", "--lectures", "--out", "--unseen", "--sample-dir")
-    for flag in (*flags, "--speaker", "--sentences", "--sentence-model"):
+    for flag in (*flags, "--speaker", "--sentences", "--sentence-model", "--encode"):
         assert flag in done.stdout
 
 
@@ -308,6 +308,8 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
             "irregular",
             "--sentences",
             "truth",  # a model that knows the sentence ends; auto would pick pauses here
+            "--encode",
+            "vp9",  # as YouTube serves it
             "--out",
             str(tmp_path),
         ],
@@ -331,6 +333,16 @@ def test_benchmark_cli_scores_an_unseen_lecture(tmp_path):
     assert (
         counts["pairs"] > 0 and counts["fragments"] == 0 and "windows not found" not in done.stdout
     )
+    # ... and --encode the video that was scored: the VP9 copy, its captions and truth beside it
+    from quilt_hf.video.decode import probe
+
+    scored = tmp_path / "unseen_vp9" / "unseen_5_0.mp4"
+    assert (
+        probe(scored).codec == "vp9"
+        and scored.with_suffix(".truth.json").read_text()
+        == (tmp_path / "unseen" / "unseen_5_0.truth.json").read_text()
+    )
+    assert results["unseen"]["encode"] == "vp9" and counts["correct"] == counts["pairs"]
 
 
 @pytest.mark.parametrize("seed, index", [(0, 2), (3, 1), (20, 0), (53, 3)])
