@@ -4,6 +4,7 @@ lecture generators write H.264."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ def reencode(source: Path, target: Path, encoder: str, options: dict[str, Any]) 
     audio) into ``target``."""
     import av
 
+    # SVT-AV1 prints its whole configuration to stderr for every encoder it opens (log level 3,
+    # info), and warns about the fast preset and thread priorities; errors only, unless the
+    # caller chose a level
+    os.environ.setdefault("SVT_LOG", "1")
     with av.open(str(source)) as inp, av.open(str(target), "w") as out:
         src = inp.streams.video[0]
         rate = Fraction(src.average_rate or 25).limit_denominator(1001)
