@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -40,8 +41,35 @@ class RunReport:
         return [o for o in self.outcomes if not o.ok]
 
 
+# What torch (OpenMP), numpy's BLAS and MKL read for the size of their thread pools, each of which
+# defaults to every core: N workers would then run N x cores threads on the same cores.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def default_workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def threads_per_worker(workers: int) -> int:
+    """The cores each of ``workers`` processes gets to itself (at least one)."""
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
+def limit_threads(threads: int) -> None:
+    """Process-pool initializer: this worker's math libraries use ``threads`` threads, unless the
+    user set any of their variables (torch reads both OMP's and MKL's: one set by the user and one
+    by us would fight). On a 2-core machine two workers running the default punctuation model's
+    forward passes took 0.26-0.43x the time per pass with one thread each than with every core
+    each (``benchmarks/bench_worker_threads.py``, docs/scaling.md). Ray sets ``OMP_NUM_THREADS``
+    for its own workers unless the user did. This runs before any task imports torch or numpy,
+    which read the variables when they load; a torch already loaded is set directly."""
+    if any(name in os.environ for name in THREAD_VARIABLES):
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 class LocalExecutor:
@@ -68,7 +96,10 @@ class LocalExecutor:
             return report
         # spawn: the parent may hold threads (progress bars, the sample web server)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+        threads = (threads_per_worker(self.workers),)
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=limit_threads, initargs=threads
+        ) as pool:
             queue = list(tasks)
             running: dict[Future, ShardTask] = {}
             while queue or running:

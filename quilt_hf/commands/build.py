@@ -38,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=None,
-        help="local worker processes; with --executor ray and no --ray-address, the CPUs of the "
-        "local Ray started here (default: CPUs)",
+        help="local worker processes, each given CPUs/N threads for torch and BLAS unless "
+        "OMP_NUM_THREADS, MKL_NUM_THREADS or OPENBLAS_NUM_THREADS is set; with --executor ray "
+        "and no --ray-address, the CPUs of the local Ray started here (default: CPUs)",
     )
     add_executor_arguments(parser)
     parser.add_argument(

@@ -427,8 +427,9 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=1,
         help="videos processed in parallel (1); with --executor ray and no --ray-address, the "
-        "CPUs of the local Ray started here. Each worker loads its own models: on unpunctuated "
-        "captions the punctuation model takes about 2.2 GB per worker",
+        "CPUs of the local Ray started here. Each worker loads its own models (on unpunctuated "
+        "captions the punctuation model takes about 2.2 GB per worker) and gets CPUs/N threads "
+        "for them unless OMP_NUM_THREADS, MKL_NUM_THREADS or OPENBLAS_NUM_THREADS is set",
     )
     add_executor_arguments(p)  # the same executors and flags as `quilt build`; videos are `quilt`
     p.add_argument(
