@@ -283,6 +283,11 @@ DOCUMENTED: dict[str, Run | NotRun | Same] = {
     "for v in corpus/web/videos/lecture0*.mp4; do n=$(basename $v .mp4); /usr/bin/time -v python -m quilt_hf youtube process --video $v --captions corpus/web/videos/$n.vtt --out yt/$n; done": Run(
         subs=(("corpus/", "sample/"),), needs=(SAMPLE,)
     ),
+    "python benchmarks/bench_worker_threads.py --workers 2 --tasks 8 --layers 24": Run(
+        subs=(("--tasks 8 --layers 24", "--tasks 4 --layers 2"),),
+        extra="--tokens 64 --passes 1 --repeats 1",
+        expect=r"\nours +[\d.]+ .*\nevery core +[\d.]+ ",
+    ),
     "python benchmarks/bench_download.py --images 2400 --repeats 3 --skip-img2dataset": Run(
         subs=(("--images 2400 --repeats 3", "--images 60 --repeats 1"),)
     ),
