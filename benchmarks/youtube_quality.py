@@ -242,6 +242,7 @@ def print_table(results: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from quilt_hf.synthetic.reencode import ENCODINGS
     from quilt_hf.text.sentences import SENTENCE_METHODS
 
     parser = argparse.ArgumentParser(
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--encode",
-        choices=("h264", "vp9", "av1"),
+        choices=sorted(ENCODINGS),
         help="re-encode every lecture with this codec before scoring it (libx264, libvpx VP9, "
         "SVT-AV1): the generators write H.264, YouTube serves mostly VP9 and AV1 "
         "(default: score the generators' own files)",
