@@ -69,7 +69,7 @@ def limit_threads(threads: int) -> None:
         os.environ[name] = str(threads)
     torch = sys.modules.get("torch")
     if torch is not None:
-        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        torch.set_num_threads(threads)
 
 
 class LocalExecutor:
